@@ -1,0 +1,17 @@
+"""ftcore: plugin-based fine-tuning of pretrained transformers on PyTorch Lightning.
+
+Plugins need only :data:`hookimpl` and the types in :mod:`ftcore.types`.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from ftcore.errors import UserError
+from ftcore.types import Component, DataInfo, RawSplits, StepOutput
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("ftcore")
+
+__all__ = ["Component", "DataInfo", "RawSplits", "StepOutput", "UserError", "hookimpl"]

@@ -1,0 +1,25 @@
+"""Which first-party distribution provides which component name.
+
+Core never imports a plugin; this table only lets an error message say what to
+install when a recipe names a component that no installed plugin provides.
+"""
+
+from __future__ import annotations
+
+FIRST_PARTY: dict[tuple[str, str], str] = {
+    ("head", "classification"): "ftcore-classification",
+    ("dataset", "rotten_tomatoes"): "ftcore-datasets",
+    ("dataset", "bbc_news"): "ftcore-datasets",
+    ("dataset", "csv"): "ftcore-datasets",
+    ("dataset", "jsonl"): "ftcore-datasets",
+    ("dataset", "parquet"): "ftcore-datasets",
+    ("model", "minilm"): "ftcore-models",
+}
+
+
+def provider_hint(kind: str, name: str) -> str:
+    """``"install it with: pip install X; "`` for a known first-party name, else ``""``."""
+    dist = FIRST_PARTY.get((kind, name))
+    if dist is None:
+        return ""
+    return f"it is provided by the '{dist}' distribution: pip install -e plugins/{dist}; "

@@ -1,0 +1,174 @@
+"""The ``ftcore`` command line. Heavy libraries are imported only by commands that train.
+
+User mistakes end with one line per problem on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ftcore.errors import RecipeError, UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftcore", description="Fine-tune pretrained transformers with plugins and recipes.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="fine-tune: fit, validate each epoch, test the best, export")
+    run.add_argument("recipe", help="a recipe name (see `ftcore recipes`) or a YAML path")
+    run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.lr=3e-5")
+    run.add_argument("--out", help="run directory (default runs/<recipe>/<timestamp>)")
+    val = sub.add_parser("validate", help="resolve and check a recipe without running it")
+    val.add_argument("recipe")
+    val.add_argument("overrides", nargs="*")
+    rec = sub.add_parser("recipes", help="list recipes; `show NAME`, `copy NAME DEST`")
+    rec.add_argument("action", nargs="?", choices=["show", "copy"])
+    rec.add_argument("name", nargs="?")
+    rec.add_argument("dest", nargs="?")
+    sub.add_parser("plugins", help="list plugins: distribution, version, hooks, status")
+    pred = sub.add_parser("predict", help="predict with the exported model of a run")
+    pred.add_argument("run_dir")
+    group = pred.add_mutually_exclusive_group(required=True)
+    group.add_argument("--text", help="one text to label")
+    group.add_argument("--input", help="a JSONL file with a \"text\" field per line")
+    return parser
+
+
+def _hooks(disable: list[str] = (), strict: bool | None = None) -> Any:
+    from ftcore.hooks import Hooks
+    from ftcore.manager import get_plugin_manager
+
+    return Hooks(get_plugin_manager(disable=disable, strict=strict))
+
+
+def _recipe(name: str, overrides: list[str]) -> tuple[Any, Any]:
+    """Load a recipe; rebuild the plugin manager if the recipe disables plugins."""
+    from ftcore.recipe import load_recipe, loader, read_recipe
+
+    hooks = _hooks()
+    raw = read_recipe(loader.find(name, hooks.recipe_dirs()), overrides, hooks)
+    controls = raw.get("plugins") if hasattr(raw, "get") else None
+    if controls and (controls.get("disable") or controls.get("strict")):
+        hooks = _hooks(list(controls.get("disable") or []), bool(controls.get("strict")))
+    conflicts = hooks.conflicts()
+    if conflicts:
+        raise RecipeError(conflicts, "plugins")
+    return load_recipe(name, overrides, hooks), hooks
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ftcore.run import execute
+
+    recipe, hooks = _recipe(args.recipe, args.overrides)
+    summary = execute(recipe, hooks, out=args.out)
+    tests = ", ".join(f"{k.split('/', 1)[1]}={v:.4f}" for k, v in summary["test"].items())
+    print(f"\nftcore: {recipe.name} finished in {summary['timings']['total_seconds']:.0f} s")
+    print(f"  test: {tests}")
+    print(f"  run directory: {summary['run_dir']}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    recipe, _ = _recipe(args.recipe, args.overrides)
+    print(f"{recipe.name}: valid (task {recipe.task}, data {recipe.data.source}, "
+          f"model {recipe.model.name})")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from ftcore.recipe import loader
+
+    found = loader.available(_hooks().recipe_dirs())
+    if args.action is None:
+        width = max((len(n) for n in found), default=0)
+        for name, path in found.items():
+            print(f"{name:<{width}}  {loader.describe(path)}")
+        return 0
+    if not args.name:
+        raise UserError(f"ftcore recipes {args.action}: give a recipe NAME")
+    path = loader.find(args.name, _hooks().recipe_dirs())
+    if args.action == "show":
+        print(path.read_text(encoding="utf-8"), end="")
+        return 0
+    return _copy(path, args.dest)
+
+
+def _copy(path: Path, dest: str | None) -> int:
+    if not dest:
+        raise UserError("ftcore recipes copy NAME DEST: give a destination file or folder")
+    target = Path(dest)
+    if target.is_dir():
+        target = target / path.name
+    if target.exists():
+        raise UserError(f"{target} already exists; choose another destination")
+    target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"copied {path.stem} to {target}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    hooks = _hooks()
+    pm = hooks.pm
+    for record in pm.records:
+        print(f"{record.name}  ({record.distribution} {record.version})  {record.status}")
+        if record.status == "failed":
+            print(f"    error: {record.error}")
+            continue
+        plugin = pm.get_plugin(record.name)
+        if plugin is None:
+            continue
+        names = sorted(impl.name for impl in (pm.get_hookcallers(plugin) or []))
+        print(f"    hooks: {', '.join(names)}")
+        provided = [e.component for e in hooks.components() if e.plugin == record.name]
+        for comp in provided:
+            print(f"    {comp.kind} {comp.name}: {comp.description}")
+    for problem in hooks.conflicts():
+        print(f"conflict: {problem}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from ftcore.predict import Predictor, read_inputs
+
+    rows = read_inputs(args.text, args.input)
+    predictor = Predictor(Path(args.run_dir), _hooks())
+    for row, pred in zip(rows, predictor.predict(rows)):
+        print(json.dumps({"text": row["text"], **pred}, ensure_ascii=False))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "recipes": cmd_recipes,
+            "plugins": cmd_plugins, "predict": cmd_predict}
+
+
+def _report(exc: UserError) -> None:
+    if isinstance(exc, RecipeError):
+        for problem in exc.problems:
+            print(f"ftcore: error: {exc.source}: {problem}", file=sys.stderr)
+    else:
+        print(f"ftcore: error: {exc}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_USER_ERROR
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        _report(exc)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("ftcore: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: loading through dataset plugins, row checks, normalisation, encoding, batching."""

@@ -1,0 +1,99 @@
+"""From a dataset plugin's raw splits to validated, normalised, encoded examples."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftcore.data.normalize import normalizer
+from ftcore.errors import UserError
+from ftcore.types import DataInfo, RawSplits, Row
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class PreparedData:
+    """Valid rows per split, the head's data facts, and what was dropped."""
+
+    rows: dict[str, list[Row]]
+    info: DataInfo
+    dropped: dict[str, int] = field(default_factory=dict)
+    drop_reasons: list[str] = field(default_factory=list)
+
+
+def text_problem(row: Row, key: str) -> str | None:
+    """Core's own row check: the text must be a non-empty string."""
+    value = row.get(key)
+    if value is None:
+        return f"missing '{key}'"
+    if not isinstance(value, str):
+        return f"'{key}' is not text (got {type(value).__name__})"
+    if not value.strip():
+        return f"empty '{key}'"
+    return None
+
+
+def _where(raw: RawSplits, split: str, index: int) -> str:
+    numbers = raw.row_numbers.get(split)
+    number = numbers[index] if numbers and index < len(numbers) else index + 1
+    return f"{raw.origin.get(split, split + ' split')}: row {number}"
+
+
+def _check_split(raw: RawSplits, split: str, recipe: Any, hooks: Any, info: DataInfo,
+                 out: PreparedData) -> list[Row]:
+    key = info.extra.get("text_key", "text")
+    clean = normalizer(list(recipe.data.normalize))
+    kept = []
+    for index, row in enumerate(raw.splits[split]):
+        problem = text_problem(row, key)
+        if problem is None:
+            row = {**row, key: clean(row[key])}
+            problem = hooks.check_row(task=recipe.task, row=row, info=info)
+        if problem is None:
+            kept.append(row)
+            continue
+        where = _where(raw, split, index)
+        if recipe.data.on_invalid == "error":
+            raise UserError(f"{where}: {problem}; fix the row, or set data.on_invalid=drop "
+                            f"to drop invalid rows")
+        out.dropped[split] = out.dropped.get(split, 0) + 1
+        if len(out.drop_reasons) < 20:
+            out.drop_reasons.append(f"{where}: {problem}")
+    return kept
+
+
+def _subset(rows: list[Row], limit: int | None, seed: int) -> list[Row]:
+    if limit is None or limit >= len(rows):
+        return rows
+    keep = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    return [rows[i] for i in keep]
+
+
+def prepare(raw: RawSplits, recipe: Any, hooks: Any) -> PreparedData:
+    """Check every row, drop or fail on invalid ones, apply subsets (seeded)."""
+    absent = [s for s in SPLITS if s not in raw.splits]
+    if absent:
+        raise UserError(f"data.source: dataset '{recipe.data.source}' returned no "
+                        f"{', '.join(absent)} split; its plugin must return {', '.join(SPLITS)}")
+    info = hooks.data_info(task=recipe.task, train_rows=raw.splits["train"], head_config=recipe.head)
+    out = PreparedData(rows={}, info=info)
+    for split in SPLITS:
+        rows = _check_split(raw, split, recipe, hooks, info, out)
+        limit = recipe.data.limit_train if split == "train" else recipe.data.limit_eval
+        out.rows[split] = _subset(rows, limit, recipe.seed)
+        if not out.rows[split]:
+            raise UserError(f"{raw.origin.get(split, split)}: the {split} split is empty after "
+                            f"dropping {out.dropped.get(split, 0)} invalid rows; check the data "
+                            f"and data.options")
+    return out
+
+
+def encode_split(rows: list[Row], recipe: Any, hooks: Any, tokenizer: Any,
+                 info: DataInfo) -> list[dict]:
+    """Tokenise and encode one split; one feature dict per example."""
+    columns = hooks.encode(task=recipe.task, rows=rows, tokenizer=tokenizer,
+                           max_length=recipe.data.max_length, info=info, head_config=recipe.head)
+    names = list(columns)
+    return [dict(zip(names, values)) for values in zip(*(columns[n] for n in names))]

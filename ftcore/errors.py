@@ -1,0 +1,31 @@
+"""Errors a user can fix. The CLI prints them on one line and exits with code 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in a recipe, the data, the command line or the environment.
+
+    The message says what is wrong, where, and how to fix it.
+    """
+
+
+class RecipeError(UserError):
+    """One or more problems in a recipe, all reported together."""
+
+    def __init__(self, problems: list[str], source: str = "recipe") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class MissingPluginError(UserError):
+    """A recipe names a component no installed plugin provides."""
+
+
+def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:
+    """Return ``" (did you mean 'prefix.x'?)"`` for the closest choice, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""

@@ -1,0 +1,128 @@
+"""Building the plugin manager: entry points of group ``ftcore``, failures kept, not fatal.
+
+Operator controls (environment):
+  FTCORE_DISABLE_PLUGINS=a,b        do not load these entry points (by name)
+  FTCORE_DISABLE_PLUGIN_AUTOLOAD=1  load no entry points at all
+  FTCORE_STRICT_PLUGINS=1           a plugin that fails to load is an error
+  FTCORE_TRACE_PLUGINS=1            log every hook call to stderr
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+
+import pluggy
+
+from ftcore import hookspecs
+from ftcore.errors import UserError
+
+ENTRY_POINT_GROUP = "ftcore"
+
+
+@dataclass
+class PluginRecord:
+    """What ``ftcore plugins`` shows for one entry point."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    status: str  # "loaded" | "failed" | "disabled"
+    error: str = ""
+
+
+class FtcorePluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers how each entry point fared."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.add_hookspecs(hookspecs)
+        self.records: list[PluginRecord] = []
+
+    def record_for(self, plugin_name: str) -> PluginRecord | None:
+        return next((r for r in self.records if r.name == plugin_name), None)
+
+    def distribution_of(self, plugin_name: str) -> str:
+        record = self.record_for(plugin_name)
+        return record.distribution if record else "(registered in code)"
+
+
+def _env_list(name: str) -> list[str]:
+    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _record(ep: metadata.EntryPoint, status: str, error: str = "") -> PluginRecord:
+    dist = getattr(ep, "dist", None)
+    return PluginRecord(
+        name=ep.name,
+        module=ep.value,
+        distribution=dist.metadata["Name"] if dist else "?",
+        version=dist.version if dist else "?",
+        status=status,
+        error=error,
+    )
+
+
+def _register(pm: FtcorePluginManager, ep: metadata.EntryPoint) -> str:
+    """Import and register one entry point; return an error text or ''."""
+    try:
+        module = ep.load()
+    except Exception as exc:  # a broken plugin must not break the others
+        return f"import failed: {type(exc).__name__}: {exc}"
+    try:
+        pm.register(module, name=ep.name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        if pm.is_registered(module):
+            pm.unregister(module)
+        return f"invalid hook implementation: {exc}"
+    return ""
+
+
+def get_plugin_manager(
+    *,
+    disable: Iterable[str] = (),
+    strict: bool | None = None,
+    autoload: bool | None = None,
+    plugins: Iterable[object] = (),
+) -> FtcorePluginManager:
+    """Build a fresh plugin manager.
+
+    disable: entry-point names not to load (added to FTCORE_DISABLE_PLUGINS).
+    strict: raise :class:`UserError` if any plugin fails to load.
+    autoload: load entry points (default: unless FTCORE_DISABLE_PLUGIN_AUTOLOAD).
+    plugins: extra plugin objects to register directly (tests, embedding).
+    """
+    pm = FtcorePluginManager()
+    disabled = set(disable) | set(_env_list("FTCORE_DISABLE_PLUGINS"))
+    strict = _env_flag("FTCORE_STRICT_PLUGINS") if strict is None else strict
+    autoload = not _env_flag("FTCORE_DISABLE_PLUGIN_AUTOLOAD") if autoload is None else autoload
+    if autoload:
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in disabled:
+                pm.records.append(_record(ep, "disabled"))
+                continue
+            error = _register(pm, ep)
+            pm.records.append(_record(ep, "failed" if error else "loaded", error))
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    failed = [r for r in pm.records if r.status == "failed"]
+    if strict and failed:
+        r = failed[0]
+        raise UserError(
+            f"plugin '{r.name}' from distribution '{r.distribution}' failed to load ({r.error}); "
+            f"fix or uninstall it, or disable it with FTCORE_DISABLE_PLUGINS={r.name}"
+        )
+    if _env_flag("FTCORE_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(lambda msg: sys.stderr.write(f"[ftcore trace] {msg}"))
+        pm.enable_tracing()
+    return pm

@@ -1,0 +1,137 @@
+"""The ftcore LightningModule: a transformers model whose task logic lives in plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from ftcore.types import DataInfo
+
+STAGES = ("train", "val", "test")
+SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+_NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+
+
+class FtModule(L.LightningModule):
+    """Runs ``ftcore_step`` per batch, adds ``ftcore_loss_terms``, logs the head's metrics."""
+
+    def __init__(self, model: torch.nn.Module, recipe: Any, hooks: Any, info: DataInfo) -> None:
+        super().__init__()
+        self.model = model
+        self.recipe = recipe
+        self.hooks = hooks
+        self.info = info
+        self.task = recipe.task
+        self.metrics = torch.nn.ModuleDict({  # keys must not shadow Module.train
+            f"{stage}_metrics": hooks.build_metrics(task=self.task, info=info, head_config=recipe.head)
+            for stage in STAGES
+        })
+        self.test_outputs: list[dict] = []
+
+    # --- steps ------------------------------------------------------------------
+
+    def _step(self, batch: Any) -> Any:
+        return self.hooks.step(task=self.task, model=self.model, batch=batch, info=self.info,
+                               head_config=self.recipe.head)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        out = self._step(batch)
+        loss = out.loss
+        size = len(out.target) if out.target is not None else None
+        self.log("train/task_loss", out.loss, batch_size=size)
+        for name, term in self.hooks.loss_terms(module=self, batch=batch, output=out):
+            self.log(f"train/{name}", term, batch_size=size)
+            loss = loss + term
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        if out.preds is not None:
+            self.metrics["train_metrics"].update(out.preds.detach(), out.target)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        out = self._step(batch)
+        self.log("val/loss", out.loss, prog_bar=True, batch_size=_size(out), sync_dist=True)
+        if out.preds is not None:
+            self.metrics["val_metrics"].update(out.preds, out.target)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        out = self._step(batch)
+        self.log("test/loss", out.loss, batch_size=_size(out), sync_dist=True)
+        if out.preds is not None:
+            self.metrics["test_metrics"].update(out.preds, out.target)
+        decoded = self.hooks.decode(task=self.task, output=out, info=self.info)
+        targets = out.target.tolist() if out.target is not None else [None] * len(decoded)
+        for row, target in zip(decoded, targets):
+            self.test_outputs.append({**row, "target": target})
+
+    # --- epoch ends: compute and log metrics -------------------------------------
+
+    def _log_metrics(self, stage: str) -> None:
+        collection = self.metrics[f"{stage}_metrics"]
+        if not _updated(collection):
+            return
+        values = collection.compute()
+        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True,
+                      prog_bar=(stage == "val"))
+        collection.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_outputs = []
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    # --- optimisation -------------------------------------------------------------
+
+    def configure_optimizers(self) -> Any:
+        optim = self.recipe.optim
+        groups = self.hooks.param_groups(module=self, recipe=self.recipe)
+        if groups is None:
+            groups = default_param_groups(self.model, optim.lr, optim.weight_decay)
+        optimizer = build_optimizer(groups, optim)
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = optim.warmup_steps or int(optim.warmup_ratio * total)
+        from transformers import get_scheduler
+
+        scheduler = get_scheduler(SCHEDULERS[value(optim.schedule)], optimizer,
+                                  num_warmup_steps=warmup, num_training_steps=total)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def value(option: Any) -> str:
+    """The string value of an enum-typed recipe option."""
+    return str(getattr(option, "value", option))
+
+
+def _size(out: Any) -> int | None:
+    return len(out.target) if out.target is not None else None
+
+
+def _updated(collection: Any) -> bool:
+    return any(getattr(m, "update_count", 0) for m in collection.values())
+
+
+def default_param_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """Trainable parameters at one learning rate; no weight decay on biases and norms."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            (no_decay if name.endswith(_NO_DECAY) else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay, "lr": lr, "name": "decay"},
+              {"params": no_decay, "weight_decay": 0.0, "lr": lr, "name": "no_decay"}]
+    return [g for g in groups if g["params"]]
+
+
+def build_optimizer(groups: list[dict], optim: Any) -> torch.optim.Optimizer:
+    if value(optim.optimizer) == "sgd":
+        return torch.optim.SGD(groups, lr=optim.lr, momentum=0.9)
+    return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay,
+                             fused=bool(optim.fused))

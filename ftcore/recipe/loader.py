@@ -1,0 +1,132 @@
+"""Finding recipes by name, reading YAML, ``extends`` composition and CLI overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ftcore.errors import RecipeError, UserError, did_you_mean
+
+CORE_RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
+
+
+def recipe_dirs(plugin_dirs: list[str]) -> list[Path]:
+    """Folders searched for recipes: $FTCORE_RECIPES_PATH, the project's recipes/, plugins'."""
+    env = [Path(p) for p in os.environ.get("FTCORE_RECIPES_PATH", "").split(os.pathsep) if p]
+    dirs = [*env, CORE_RECIPES, *(Path(d) for d in plugin_dirs)]
+    return [d for d in dirs if d.is_dir()]
+
+
+def available(plugin_dirs: list[str]) -> dict[str, Path]:
+    """Recipe name -> file, first folder wins. Files starting with '_' are bases, not listed."""
+    found: dict[str, Path] = {}
+    for folder in recipe_dirs(plugin_dirs):
+        for path in sorted(folder.rglob("*.yaml")):
+            if not path.name.startswith("_"):
+                found.setdefault(path.stem, path)
+    return found
+
+
+def find(name_or_path: str, plugin_dirs: list[str]) -> Path:
+    """Resolve a recipe name from `ftcore recipes`, or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or os.sep in name_or_path:
+        if not path.is_file():
+            raise UserError(f"recipe file {path} does not exist; check the path")
+        return path
+    recipes = available(plugin_dirs)
+    if name_or_path not in recipes:
+        hint = did_you_mean(name_or_path, list(recipes))
+        raise UserError(
+            f"no recipe named '{name_or_path}'{hint}; run `ftcore recipes` to list them, "
+            f"or give a path to a YAML file"
+        )
+    return recipes[name_or_path]
+
+
+def describe(path: Path) -> str:
+    """The recipe's one-line description (its ``description:`` key), without omegaconf."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return "(unreadable YAML)"
+    return str(data.get("description", "")) if isinstance(data, dict) else ""
+
+
+def _read_yaml(path: Path):
+    import yaml
+    from omegaconf import OmegaConf
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([f"cannot read the file: {exc}"], str(path)) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError([f"invalid YAML{where}: {problem}"], str(path)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RecipeError([f"expected a mapping of sections, got {type(data).__name__}"], str(path))
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise RecipeError([f"keys must be strings, got {bad[0]!r}"], str(path))
+    try:
+        return OmegaConf.create(data)
+    except Exception as exc:  # omegaconf rejects some YAML values (e.g. non-string keys deep)
+        raise RecipeError([f"unsupported value: {exc}".splitlines()[0]], str(path)) from None
+
+
+def load_raw(path: Path, plugin_dirs: list[str], _seen: tuple[Path, ...] = ()):
+    """Read ``path`` and everything it ``extends`` (merged base first), unvalidated."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    path = path.resolve()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise RecipeError([f"extends: circular chain {chain}"], str(path))
+    cfg = _read_yaml(path)
+    parents = cfg.pop("extends", None)
+    if parents is None:
+        return cfg
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, (list, ListConfig)) or isinstance(parents, DictConfig):
+        raise RecipeError(["extends: expected a recipe name, a path, or a list of them"], str(path))
+    merged = OmegaConf.create({})
+    for parent in parents:
+        merged = OmegaConf.merge(merged, load_raw(_parent_path(str(parent), path, plugin_dirs),
+                                                  plugin_dirs, (*_seen, path)))
+    return OmegaConf.merge(merged, cfg)
+
+
+def _parent_path(ref: str, child: Path, plugin_dirs: list[str]) -> Path:
+    local = child.parent / ref
+    if local.suffix in {".yaml", ".yml"} and local.is_file():
+        return local
+    if (child.parent / f"{ref}.yaml").is_file():
+        return child.parent / f"{ref}.yaml"
+    try:
+        return find(ref, plugin_dirs)
+    except UserError as exc:
+        raise RecipeError([f"extends: {exc}"], str(child)) from None
+
+
+def apply_overrides(cfg, overrides: list[str]):
+    """Merge ``key=value`` overrides (values parsed as YAML) into ``cfg``."""
+    from omegaconf import OmegaConf
+
+    problems = [f"override '{o}': expected key=value" for o in overrides if "=" not in o]
+    if problems:
+        raise RecipeError(problems, "command line")
+    try:
+        return OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except Exception as exc:
+        first = str(exc).splitlines()[0]
+        raise RecipeError([f"cannot apply overrides: {first}"], "command line") from None

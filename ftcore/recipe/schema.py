@@ -1,0 +1,189 @@
+"""Schemas of the core recipe sections (omegaconf structured configs).
+
+Sections owned by plugins are typed ``Any`` here and validated against the schema the
+plugin declares through ``ftcore_components``: ``head`` (by ``task``), ``data.options``
+(by ``data.source``), each key of ``strategies`` and of ``callbacks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+
+class OnInvalid(str, Enum):
+    error = "error"
+    drop = "drop"
+
+
+class Normalize(str, Enum):
+    lowercase = "lowercase"
+    whitespace = "whitespace"
+    nfc = "nfc"
+
+
+class Schedule(str, Enum):
+    constant = "constant"
+    linear = "linear"
+    cosine = "cosine"
+
+
+class Optimizer(str, Enum):
+    adamw = "adamw"
+    sgd = "sgd"
+
+
+@dataclass
+class ModelConfig:
+    """The pretrained model to start from."""
+
+    # A bundled model name (see `ftcore plugins`), a local Hugging Face folder, or a hub id.
+    name: str = MISSING
+    # Allow the model's own Python code to run. Off: a recipe must not run code by default.
+    trust_remote_code: bool = False
+    # Where converted/bundled weights are cached (default: $FTCORE_CACHE or ~/.cache/ftcore).
+    cache_dir: Optional[str] = None
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how they become batches."""
+
+    # A dataset name provided by a plugin (e.g. rotten_tomatoes, csv, jsonl, parquet).
+    source: str = MISSING
+    # Options of the dataset, validated against the dataset plugin's schema.
+    options: Any = None
+    # Tokens per example; longer texts are truncated.
+    max_length: int = 128
+    # Training batch size.
+    batch_size: int = 32
+    # Batch size for validation, test and prediction.
+    eval_batch_size: int = 64
+    # Text normalisation steps applied in order before tokenisation.
+    normalize: list[Normalize] = field(default_factory=list)
+    # What to do with an invalid row (empty text, unknown label): fail, or drop and report.
+    on_invalid: OnInvalid = OnInvalid.error
+    # Use at most this many training rows (a seeded random subset); null for all.
+    limit_train: Optional[int] = None
+    # Use at most this many validation and test rows each; null for all.
+    limit_eval: Optional[int] = None
+    # Batch training examples of similar length together (less padding, faster).
+    group_by_length: bool = True
+    # DataLoader worker processes (0: load in the training process).
+    num_workers: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule."""
+
+    optimizer: Optimizer = Optimizer.adamw
+    # Peak learning rate.
+    lr: float = 5e-5
+    # Decoupled weight decay (AdamW); not applied to biases and normalisation weights.
+    weight_decay: float = 0.01
+    # Warm-up as a fraction of all optimiser steps (used when warmup_steps is 0).
+    warmup_ratio: float = 0.0
+    # Warm-up in optimiser steps.
+    warmup_steps: int = 0
+    # Decay after warm-up.
+    schedule: Schedule = Schedule.linear
+    # Clip the gradient norm to this value; null for no clipping.
+    grad_clip: Optional[float] = 1.0
+    # Accumulate gradients over this many batches per optimiser step.
+    accumulate: int = 1
+    # Use torch's fused AdamW kernel (faster on CPU and GPU).
+    fused: bool = True
+
+
+@dataclass
+class TrainerConfig:
+    """Options passed to Lightning's Trainer."""
+
+    max_epochs: int = 1
+    # Stop after this many optimiser steps (-1: no limit).
+    max_steps: int = -1
+    # "32-true", "bf16-mixed", "16-mixed"...
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    # Number of devices, or "auto".
+    devices: str = "auto"
+    # Lightning strategy: auto, ddp, fsdp, deepspeed...
+    strategy: str = "auto"
+    num_nodes: int = 1
+    # Validate every this fraction of an epoch (1.0: once per epoch).
+    val_check_interval: float = 1.0
+    log_every_n_steps: int = 10
+    # Use deterministic algorithms (exact reproducibility, sometimes slower).
+    deterministic: bool = False
+    # torch intra-op threads; null: torch's default.
+    num_threads: Optional[int] = None
+    # Show Lightning's progress bar.
+    progress_bar: bool = True
+
+
+@dataclass
+class CheckpointConfig:
+    """Which checkpoint is "best" (used for testing and export)."""
+
+    # Validation metric to monitor; null: the head's choice (e.g. val/accuracy).
+    monitor: Optional[str] = None
+    # "max" or "min"; null: the head's choice.
+    mode: Optional[str] = None
+    # Keep this many best checkpoints (plus last.ckpt).
+    save_top_k: int = 1
+
+
+@dataclass
+class OutputConfig:
+    """Where the run directory goes."""
+
+    # Root folder of run directories.
+    root: str = "runs"
+    # Run directory name under root/<recipe-name>/; default: a timestamp.
+    run_name: Optional[str] = None
+
+
+@dataclass
+class PluginsConfig:
+    """Operator controls over plugins."""
+
+    # Entry-point names of plugins not to load for this recipe.
+    disable: list[str] = field(default_factory=list)
+    # Fail if any plugin fails to load.
+    strict: bool = False
+
+
+@dataclass
+class RecipeConfig:
+    """A whole recipe."""
+
+    # Recipe name (defaults to the file name).
+    name: str = MISSING
+    # One line shown by `ftcore recipes`.
+    description: str = ""
+    # The task head (a head plugin's name, e.g. classification).
+    task: str = MISSING
+    # Seed for data splits, subsets, initialisation and training.
+    seed: int = 42
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    # The head's options, validated against the head plugin's schema.
+    head: Any = None
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    # Enabled strategies by name, each with its options.
+    strategies: Any = None
+    # Extra Lightning callbacks contributed by plugins, by name, each with its options.
+    callbacks: Any = None
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
+    # Written by `ftcore run` into recipe.yaml (package versions); ignored when read.
+    versions: Any = None
+
+
+PLUGIN_SECTIONS = {"head", "strategies", "callbacks"}

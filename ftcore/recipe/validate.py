@@ -1,0 +1,244 @@
+"""Validating a recipe against the core schemas and the plugins' schemas.
+
+Every problem is collected (dotted path, what is wrong, did-you-mean for typos) and
+raised together as one :class:`RecipeError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+import warnings
+from enum import Enum
+from pathlib import PurePath
+from typing import Any
+
+from ftcore.errors import RecipeError, did_you_mean
+from ftcore.recipe.schema import RecipeConfig
+
+_MAX_TEXT = 10_000
+
+
+def type_name(tp: Any) -> str:
+    """A readable name for a schema field type."""
+    origin = typing.get_origin(tp)
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if origin is typing.Union:
+        return " or ".join(type_name(a) for a in args) + (" or null" if len(args) < len(typing.get_args(tp)) else "")
+    if origin in (list, tuple):
+        return f"list of {type_name(args[0])}" if args else "list"
+    if origin is dict:
+        return "mapping"
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    return getattr(tp, "__name__", str(tp))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def resolve(cfg: Any, path: str, problems: list[str]) -> Any:
+    """Turn a DictConfig into plain containers, resolving interpolations one by one."""
+    from omegaconf import DictConfig, ListConfig
+
+    if isinstance(cfg, DictConfig):
+        out = {}
+        for key in cfg.keys():
+            sub = f"{path}.{key}" if path else str(key)
+            try:
+                value = cfg[key]
+            except Exception as exc:
+                problems.append(f"{sub}: cannot resolve interpolation: {_first_line(exc)}")
+                continue
+            out[key] = resolve(value, sub, problems)
+        return out
+    if isinstance(cfg, ListConfig):
+        items = []
+        for i in range(len(cfg)):
+            try:
+                items.append(resolve(cfg[i], f"{path}[{i}]", problems))
+            except Exception as exc:
+                problems.append(f"{path}[{i}]: cannot resolve interpolation: {_first_line(exc)}")
+        return items
+    return cfg
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def check_section(schema: type, data: Any, path: str, problems: list[str]):
+    """Validate ``data`` against dataclass ``schema``; return a structured DictConfig."""
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.structured(schema)
+    if data is None:
+        return node
+    if not isinstance(data, dict):
+        problems.append(f"{path}: expected a mapping of {schema.__name__} keys, got {_short(data)}")
+        return node
+    hints = typing.get_type_hints(schema)
+    names = [f.name for f in dataclasses.fields(schema)]
+    for key, value in data.items():
+        sub = f"{path}.{key}" if path else str(key)
+        if key not in names:
+            prefix = f"{path}." if path else ""
+            hint = did_you_mean(str(key), names, prefix)
+            problems.append(f"{sub}: unknown key{hint}")
+            continue
+        if dataclasses.is_dataclass(hints[key]):
+            node[key] = check_section(hints[key], value, sub, problems)
+            continue
+        _assign(node, key, value, hints[key], sub, problems)
+    return node
+
+
+def _assign(node: Any, key: str, value: Any, tp: Any, path: str, problems: list[str]) -> None:
+    if isinstance(value, str) and len(value) > _MAX_TEXT:
+        problems.append(f"{path}: value is {len(value)} characters long; at most {_MAX_TEXT}")
+        return
+    if value is None and typing.get_origin(tp) is not typing.Union and tp is not Any:
+        problems.append(f"{path}: must not be null; expected {type_name(tp)}")
+        return
+    try:
+        with warnings.catch_warnings():  # omegaconf 2.4 warns on str -> Enum conversion
+            warnings.simplefilter("ignore", FutureWarning)
+            node[key] = value
+    except Exception:
+        problems.append(f"{path}: expected {type_name(tp)}, got {_short(value)}")
+
+
+def missing(node: Any, path: str) -> list[str]:
+    from omegaconf import OmegaConf
+
+    prefix = f"{path}." if path else ""
+    return [
+        f"{prefix}{key}: missing required value; set it in the recipe or with {prefix}{key}=VALUE"
+        for key in sorted(OmegaConf.missing_keys(node))
+    ]
+
+
+def _new(found: list[str], problems: list[str]) -> list[str]:
+    """Problems about paths not already reported."""
+    reported = {p.split(":", 1)[0] for p in problems}
+    return [p for p in found if p.split(":", 1)[0] not in reported]
+
+
+def _plugin_section(hooks, kind: str, name: Any, data: Any, path: str, where: str,
+                    problems: list[str]):
+    """Validate a plugin-owned section against the schema its component declares."""
+    from ftcore.errors import MissingPluginError
+
+    try:
+        entry = hooks.find(kind, str(name), where)
+    except MissingPluginError as exc:
+        problems.append(str(exc))
+        return None
+    schema = entry.component.schema
+    if schema is None:
+        if data:
+            problems.append(f"{path}: {kind} '{name}' takes no options; remove this section")
+        return None
+    node = check_section(schema, data, path, problems)
+    problems.extend(_new(missing(node, path), problems))
+    return node
+
+
+def _named_sections(hooks, kind: str, data: Any, path: str, problems: list[str]) -> dict:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path}: expected a mapping of {kind} names to their options")
+        return {}
+    out = {}
+    for name, options in data.items():
+        node = _plugin_section(hooks, kind, name, options or None, f"{path}.{name}",
+                               f"{path}.{name}", problems)
+        out[name] = node if node is not None else {}
+    return out
+
+
+def _ranges(cfg: Any, problems: list[str]) -> None:
+    checks = [
+        ("data.max_length", cfg.data.max_length >= 2, "must be at least 2"),
+        ("data.batch_size", cfg.data.batch_size >= 1, "must be at least 1"),
+        ("data.eval_batch_size", cfg.data.eval_batch_size >= 1, "must be at least 1"),
+        ("optim.lr", cfg.optim.lr > 0, "must be positive"),
+        ("optim.warmup_ratio", 0 <= cfg.optim.warmup_ratio < 1, "must be in [0, 1)"),
+        ("optim.accumulate", cfg.optim.accumulate >= 1, "must be at least 1"),
+        ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be at least 1"),
+    ]
+    problems.extend(f"{path}: {msg}" for path, ok, msg in checks if not ok)
+    run_name = cfg.output.run_name
+    if run_name is not None and (PurePath(run_name).name != run_name or run_name in {".", ".."}):
+        problems.append(
+            f"output.run_name: '{run_name}' must be a plain folder name (no '/', '..'); "
+            f"use output.root to choose another folder"
+        )
+    for key in ("limit_train", "limit_eval"):
+        value = cfg.data[key]
+        if value is not None and value < 1:
+            problems.append(f"data.{key}: must be at least 1 or null")
+
+
+def _ok(path: str, problems: list[str]) -> bool:
+    return not any(p.split(":", 1)[0] == path for p in problems)
+
+
+def validate(raw: Any, hooks: Any, source: str, default_name: str) -> Any:
+    """Validate a raw recipe (DictConfig); return the structured recipe or raise RecipeError."""
+    from omegaconf import OmegaConf
+
+    problems: list[str] = []
+    data = resolve(raw, "", problems)
+    data.setdefault("name", default_name)
+    core = {k: v for k, v in data.items() if k not in {"head", "strategies", "callbacks"}}
+    data_section = core.get("data")
+    options = data_section.pop("options", None) if isinstance(data_section, dict) else None
+    cfg = check_section(RecipeConfig, core, "", problems)
+    problems.extend(_new(missing(cfg, ""), problems))
+    cfg.head = OmegaConf.create({})
+    if _ok("task", problems):
+        head = _plugin_section(hooks, "head", cfg.task, data.get("head"), "head", "task", problems)
+        cfg.head = head if head is not None else cfg.head
+    cfg.data.options = OmegaConf.create({})
+    if _ok("data.source", problems) and _ok("data", problems):
+        opts = _plugin_section(hooks, "dataset", cfg.data.source, options, "data.options",
+                               "data.source", problems)
+        cfg.data.options = opts if opts is not None else cfg.data.options
+    cfg.strategies = _named_sections(hooks, "strategy", data.get("strategies"), "strategies",
+                                     problems)
+    cfg.callbacks = _named_sections(hooks, "callback", data.get("callbacks"), "callbacks",
+                                    problems)
+    if problems:
+        raise RecipeError(problems, source)
+    _ranges(cfg, problems)
+    problems.extend(_strategy_combinations(hooks, cfg))
+    problems.extend(hooks.check_recipe(recipe=cfg))
+    if problems:
+        raise RecipeError(problems, source)
+    return cfg
+
+
+def _strategy_combinations(hooks: Any, cfg: Any) -> list[str]:
+    enabled = set(cfg.strategies.keys())
+    problems: list[str] = []
+    reported: set[frozenset] = set()
+    for name in sorted(enabled):
+        entry = next((e for e in hooks.components()
+                      if e.component.kind == "strategy" and e.component.name == name), None)
+        if entry is None:
+            continue
+        for other in entry.component.conflicts:
+            if other in enabled and frozenset((name, other)) not in reported:
+                reported.add(frozenset((name, other)))
+                problems.append(f"strategies: '{name}' cannot be combined with '{other}'; "
+                                f"remove one of them")
+        for needed in entry.component.requires:
+            if needed not in enabled:
+                problems.append(f"strategies.{name}: requires strategy '{needed}'; add "
+                                f"strategies.{needed} to the recipe")
+    return problems

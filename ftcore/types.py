@@ -1,0 +1,96 @@
+"""Public value types exchanged between ftcore core and its plugins.
+
+Nothing here imports torch: these types are used by start-up paths
+(``ftcore recipes``, ``ftcore validate``) that must stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ComponentKind = Literal["head", "dataset", "model", "strategy", "callback"]
+
+Row = dict[str, Any]
+"""One example as a plain dict: ``{"text": ..., "label": ...}`` (heads define the keys)."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """Something a plugin contributes under a name a recipe can use.
+
+    kind: what it is (``head`` for ``task:``, ``dataset`` for ``data.source``,
+        ``model`` for ``model.name``, ``strategy`` for a key of ``strategies:``,
+        ``callback`` for a key of ``callbacks:``).
+    name: the name recipes use; unique per kind across all plugins.
+    schema: a dataclass type describing the component's own recipe section
+        (``head:``, ``data.options``, ``strategies.<name>``, ``callbacks.<name>``),
+        or None when it takes no options.
+    description: one line shown by ``ftcore plugins`` and the docs.
+    details: free-form facts for listings (licence, size, architecture...).
+    conflicts / requires: names of strategies this one cannot run with / needs.
+    """
+
+    kind: ComponentKind
+    name: str
+    schema: type | None = None
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    conflicts: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+
+
+@dataclass
+class RawSplits:
+    """Rows of a dataset, already split, as returned by ``ftcore_load_dataset``.
+
+    splits: ``{"train": [...], "validation": [...], "test": [...]}``; each row is a
+        dict with at least ``text`` and, for supervised heads, ``label``.
+    origin: where each split came from (a file path or package resource) so
+        that row errors can name it.
+    row_numbers: optional per split, the 1-based source row of each row (for
+        error messages); defaults to the position in the split.
+    """
+
+    splits: dict[str, list[Row]]
+    origin: dict[str, str] = field(default_factory=dict)
+    row_numbers: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class DataInfo:
+    """What a head learned from the training split (label vocabulary, target stats).
+
+    Built once by ``ftcore_data_info``; saved with the run so that ``predict`` and
+    the exported model agree with training.
+    """
+
+    task: str
+    labels: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "labels": list(self.labels), "extra": dict(self.extra)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataInfo:
+        return cls(task=data["task"], labels=list(data["labels"]), extra=dict(data["extra"]))
+
+
+@dataclass
+class StepOutput:
+    """What a head returns for one batch (``ftcore_step``).
+
+    loss: the task loss (a scalar tensor).
+    preds / target: tensors in the form the head's metrics take in ``update``.
+    extra: anything else evaluation plugins may want (logits, per-example loss).
+    """
+
+    loss: Any
+    preds: Any = None
+    target: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)

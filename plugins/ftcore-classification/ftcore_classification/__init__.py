@@ -1,0 +1,1 @@
+"""ftcore head plugin: text classification (single- and multi-label)."""

@@ -1,0 +1,1 @@
+"""ftcore plugin: bundled pretrained models (weights shipped in pip packages)."""
