@@ -156,7 +156,13 @@ def _report(exc: UserError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command in {"run", "validate"} and all(
+            "=" in e and not e.startswith("-") for e in extra):
+        args.overrides += extra  # key=value after --out
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         _parser().print_help()
         return EXIT_USER_ERROR

@@ -37,10 +37,10 @@ class Hooks:
         """Every component of every loaded plugin, attributed to its plugin."""
         if self._components is None:
             entries: list[ComponentEntry] = []
-            for impl in self.hook.ftcore_components.get_hookimpls():
+            for impl in reversed(self.hook.ftcore_components.get_hookimpls()):
                 plugin = impl.plugin_name
                 try:
-                    found = impl.function() or []
+                    found = self._call_one("ftcore_components", impl) or []
                 except Exception as exc:
                     raise self.plugin_failure(plugin, "ftcore_components", exc) from exc
                 dist = self.pm.distribution_of(plugin)
@@ -183,12 +183,16 @@ class Hooks:
         """Call hook ``name`` plugin by plugin (in pluggy's call order), threading ``arg``."""
         caller = getattr(self.hook, name)
         for impl in reversed(caller.get_hookimpls()):
-            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
-            single = self.pm.subset_hook_caller(name, remove_plugins=others)
-            results = single(**{arg: value}, **kwargs)
-            if results and results[0] is not None:
-                value = results[0]
+            result = self._call_one(name, impl, **{arg: value}, **kwargs)
+            if result is not None:
+                value = result
         return value
+
+    def _call_one(self, name: str, impl: Any, **kwargs: Any) -> Any:
+        """Call one plugin's implementation through the relay (so tracing sees it)."""
+        others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
+        results = self.pm.subset_hook_caller(name, remove_plugins=others)(**kwargs)
+        return results[0] if results else None
 
     def _required(self, result: Any, hook: str, what: str) -> Any:
         if result is None:

@@ -17,7 +17,6 @@ from typing import Any
 
 from ftcore.errors import UserError
 from ftcore.types import RawSplits, Row
-
 from ftcore_datasets.common import SPLITS, check_ratios
 from ftcore_datasets.schema import FileOptions
 from ftcore_datasets.split import stratified_split
@@ -116,20 +115,38 @@ def _delimiter(value: str) -> str:
     value = {"\\t": "\t", "tab": "\t"}.get(value, value)
     if len(value) != 1:
         raise UserError(
-            f"data.options.delimiter must be one character such as ',' ';' or '\\t', "
-            f"not {value!r}"
+            f"data.options.delimiter must be one character such as ',' ';' or '\\t', not {value!r}"
         )
     return value
 
 
-def _parser_error(path: Path, message: str, delimiter: str) -> UserError:
+def _record_line(text: str, delimiter: str, record: int) -> int | None:
+    """The file line where CSV record ``record`` (1-based, header = 1) starts."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text, newline="\n"), delimiter=delimiter)
+    start, count = 1, 0
+    try:
+        for _ in reader:
+            count += 1
+            if count == record:
+                return start
+            start = reader.line_num + 1
+    except csv.Error:
+        return None
+    return None
+
+
+def _parser_error(path: Path, message: str, text: str, delimiter: str) -> UserError:
     message = message.strip().splitlines()[-1] if message.strip() else "unknown error"
     found = re.search(r"\b(line|row) (\d+)", message)
     where = str(path)
     if found:
-        # pandas counts "line N" from 1 and "row N" (unclosed quotes) from 0
-        line = int(found[2]) + (1 if found[1] == "row" else 0)
-        where = f"{path} line {line}"
+        # pandas numbers records, not lines: "line N" counts from 1 (header = 1) and
+        # "row N" (an unclosed quote) from 0; map the record to the line it starts on
+        record = int(found[2]) + (1 if found[1] == "row" else 0)
+        line = _record_line(text, delimiter, record)
+        where = f"{path} line {line}" if line else f"{path} record {record}"
     counts = re.search(r"Expected (\d+) fields in line \d+, saw (\d+)", message)
     if counts:
         what = f"{counts[2]} fields where the header has {counts[1]}"
@@ -167,7 +184,7 @@ def parse_csv_text(
     except pd.errors.EmptyDataError:
         raise _empty(path) from None
     except pd.errors.ParserError as err:
-        raise _parser_error(path, str(err), delimiter) from None
+        raise _parser_error(path, str(err), text, delimiter) from None
     columns = [str(c) for c in frame.columns]
     lines = text.split("\n")
     records: list[list[str]] = []
@@ -190,7 +207,7 @@ def read_csv(path: Path, options: FileOptions) -> Loaded:
     text = read_text(path, options.encoding)
     columns, records, numbers = parse_csv_text(text, path, delimiter)
     wanted = [options.text_column] + ([options.label_column] if options.label_column else [])
-    for column, option in zip(wanted, ("text_column", "label_column")):
+    for column, option in zip(wanted, ("text_column", "label_column")[: len(wanted)], strict=True):
         if column not in columns:
             hint = ""
             others = [sep for sep in ",;\t|" if sep != delimiter and sep in columns[0]]
@@ -267,7 +284,7 @@ def read_parquet(path: Path, options: FileOptions) -> Loaded:
             f"pandas.DataFrame.to_parquet, or use data.source: csv or jsonl for text files"
         ) from None
     wanted = [options.text_column] + ([options.label_column] if options.label_column else [])
-    for column, option in zip(wanted, ("text_column", "label_column")):
+    for column, option in zip(wanted, ("text_column", "label_column")[: len(wanted)], strict=True):
         if column not in columns:
             raise _missing_column(str(path), column, columns, option)
     try:
@@ -325,9 +342,7 @@ def load_files(fmt: str, options: FileOptions, seed: int) -> RawSplits:
         carve_test = test_ratio if "test" not in loaded else 0.0
 
     train = loaded["train"]
-    split = stratified_split(
-        train.rows, carve_val, carve_test, seed, row_numbers=train.row_numbers
-    )
+    split = stratified_split(train.rows, carve_val, carve_test, seed, row_numbers=train.row_numbers)
     splits, row_numbers = split.splits, split.row_numbers
     origin = {name: str(train.path) for name in SPLITS}
     for name in ("validation", "test"):

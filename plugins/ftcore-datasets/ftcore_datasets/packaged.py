@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ftcore.errors import UserError
 from ftcore.types import RawSplits, Row
-
 from ftcore_datasets.common import SPLITS, package_dir, package_file
 from ftcore_datasets.schema import PackagedOptions
 from ftcore_datasets.split import Split, contiguous_split, stratified_split
@@ -51,7 +50,7 @@ def read_rotten_tomatoes() -> tuple[Path, list[Row], list[int]]:
     category, body = columns.index("category"), columns.index("text")
     rows: list[Row] = []
     kept: list[int] = []
-    for values, number in zip(records, numbers):
+    for values, number in zip(records, numbers, strict=True):
         if values[category] in ("fresh", "rotten"):
             rows.append({"text": values[body], "label": values[category]})
             kept.append(number)
@@ -60,9 +59,7 @@ def read_rotten_tomatoes() -> tuple[Path, list[Row], list[int]]:
 
 def load_rotten_tomatoes(options: PackagedOptions, seed: int) -> RawSplits:
     path, rows, numbers = read_rotten_tomatoes()
-    split = stratified_split(
-        rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers
-    )
+    split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
     return _raw(split, str(path))
 
 
@@ -125,9 +122,7 @@ def read_gsm8k() -> tuple[Path, list[Row], list[int]]:
 
 def load_gsm8k(options: PackagedOptions, seed: int) -> RawSplits:
     path, rows, numbers = read_gsm8k()
-    split = stratified_split(
-        rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers
-    )
+    split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
     return _raw(split, str(path))
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import ftcore
 from ftcore.types import Component, RawSplits
-
 from ftcore_datasets.common import read_options
 from ftcore_datasets.schema import FileOptions, PackagedOptions, VaderOptions
 

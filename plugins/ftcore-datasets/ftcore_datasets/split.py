@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ftcore.types import Row
-
 from ftcore_datasets.common import SPLITS, check_ratios
 
 _MISSING = object()

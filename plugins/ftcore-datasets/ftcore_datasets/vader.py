@@ -17,7 +17,6 @@ from pathlib import Path
 
 from ftcore.errors import UserError
 from ftcore.types import RawSplits, Row
-
 from ftcore_datasets.common import SPLITS, cache_root
 from ftcore_datasets.schema import VaderOptions
 from ftcore_datasets.split import stratified_split
@@ -125,9 +124,7 @@ def read_vader_movie(path: Path) -> tuple[list[Row], list[int]]:
 def load_vader_movie(options: VaderOptions, seed: int) -> RawSplits:
     path = movie_file(options.cache_dir)
     rows, numbers = read_vader_movie(path)
-    split = stratified_split(
-        rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers
-    )
+    split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
     return RawSplits(
         splits=split.splits,
         origin={name: str(path) for name in SPLITS},

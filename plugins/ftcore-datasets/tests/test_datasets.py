@@ -13,13 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ftcore.errors import UserError
-from ftcore.types import Component, RawSplits
-
 from ftcore_datasets import packaged, plugin, vader
 from ftcore_datasets.plugin import ftcore_components, ftcore_load_dataset
 from ftcore_datasets.schema import FileOptions, PackagedOptions, VaderOptions
 from ftcore_datasets.split import contiguous_split, split_sizes, stratified_split
+
+from ftcore.errors import UserError
+from ftcore.types import Component, RawSplits
 
 SPLITS = ("train", "validation", "test")
 
@@ -141,6 +141,7 @@ def test_load_dataset_ignores_other_names():
 
 def test_plugin_matches_hookspecs_and_entry_point():
     import pluggy
+
     from ftcore import hookspecs
 
     pm = pluggy.PluginManager("ftcore")
@@ -261,7 +262,7 @@ def test_vader_extracts_once_and_reads_floats(tmp_path, monkeypatch):
     rows = [r for s in SPLITS for r in raw.splits[s]]
     assert len(rows) == 40 and [len(raw.splits[s]) for s in SPLITS] == [32, 4, 4]
     assert all(isinstance(r["label"], float) for r in rows)
-    assert {"text": 'snippet "1" here', "label": -2.5} in rows  # quotes kept as is
+    assert {"text": 'snippet "1" here', "label": -3.5} in rows  # quotes kept as is
     (tmp_path / "vader" / vader.SDIST).unlink()  # extracted file is reused
     again = ftcore_load_dataset("vader_movie", {"cache_dir": str(tmp_path)}, 0)
     assert again.splits == raw.splits
@@ -304,7 +305,7 @@ def test_csv_single_file_split_by_ratio(tmp_path):
     assert raw.origin == {s: str(path) for s in SPLITS}
     lines = path.read_text().splitlines()
     for split in SPLITS:  # row numbers are file lines (header = line 1)
-        for row, number in zip(raw.splits[split], raw.row_numbers[split]):
+        for row, number in zip(raw.splits[split], raw.row_numbers[split], strict=True):
             assert lines[number - 1] == f"{row['text']},{row['label']}"
 
 
@@ -323,7 +324,7 @@ def test_csv_given_splits_and_carving(tmp_path):
 
 
 def test_csv_relative_path_delimiter_and_empty_text(tmp_path, monkeypatch):
-    (tmp_path / "d.tsv").write_text('text\tlabel\n"x, ""quoted"""\t1\n\n\t0\nmulti\n\t0\n')
+    (tmp_path / "d.tsv").write_text('text\tlabel\n"x, ""quoted"""\t1\n\n\t0\nmulti\n')
     monkeypatch.chdir(tmp_path)
     options = {"path": "d.tsv", "delimiter": "\t", "val_ratio": 0.0, "test_ratio": 0.0}
     raw = ftcore_load_dataset("csv", options, 0)
@@ -362,8 +363,11 @@ def test_jsonl_happy_path(tmp_path):
     raw = ftcore_load_dataset("jsonl", options, 0)
     rows = [r for s in SPLITS for r in raw.splits[s]]
     assert len(rows) == 20 and {type(r["label"]) for r in rows} == {int}
-    numbers = dict(zip((r["text"] for s in SPLITS for r in raw.splits[s]),
-                       (n for s in SPLITS for n in raw.row_numbers[s])))  # fmt: skip
+    numbers = {
+        row["text"]: number
+        for s in SPLITS
+        for row, number in zip(raw.splits[s], raw.row_numbers[s], strict=True)
+    }
     assert numbers["s0"] == 1 and numbers["s10"] == 12  # the blank line 11 is counted
     assert Counter(r["label"] for r in raw.splits["test"]) == {0: 1, 1: 1}
 
@@ -386,7 +390,9 @@ def test_jsonl_given_splits_with_omegaconf_options(tmp_path):
 def test_parquet_happy_path(tmp_path):
     import pandas as pd
 
-    frame = pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": [i / 3 for i in range(30)]})
+    frame = pd.DataFrame(
+        {"text": [f"t{i}" for i in range(30)], "label": [i / 3 for i in range(30)]}
+    )
     frame.to_parquet(tmp_path / "d.parquet")
     frame.head(5).to_parquet(tmp_path / "test.parquet")
     raw = ftcore_load_dataset("parquet", {"path": str(tmp_path / "d.parquet")}, 1)
@@ -520,4 +526,20 @@ def test_error_options(tmp_path):
     assert "either path" in both and "not both" in both
     assert "data.options.train is missing" in load_error("csv", test="t.csv")
     assert "val_ratio" in load_error("csv", path="a.csv", val_ratio=0.7, test_ratio=0.5)
-    assert "data.options.delimiter" in load_error("csv", path="a.csv", delimiter=";;")
+    (tmp_path / "a.csv").write_text("text,label\na,b\n")
+    message = load_error("csv", path=str(tmp_path / "a.csv"), delimiter=";;")
+    assert "data.options.delimiter" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        ('text,label\n"a\nb",1\nc,2\n"unclosed,3\n', 5),
+        ('text,label\n\nc,2\n"unclosed,3\n', 4),
+        ('text,label\n"a\n\nb",1\nc,2,3\n', 5),
+    ],
+)
+def test_error_csv_line_counts_line_breaks_in_fields(tmp_path, content, line):
+    path = tmp_path / "x.csv"
+    path.write_text(content)
+    assert f"{path} line {line}: cannot parse CSV" in load_error("csv", path=str(path))

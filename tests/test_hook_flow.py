@@ -1,0 +1,84 @@
+"""The exact sequence of hook calls in a run, recorded through the relay."""
+
+from __future__ import annotations
+
+import ftcore
+from ftcore.models import resolve_model
+from ftcore.testing import MemoryDataset, make_rows
+from ftcore.types import Component
+
+SETUP = [
+    "ftcore_components",          # recipe validation: schemas of the head and the dataset
+    "ftcore_check_recipe",
+    "ftcore_load_dataset",        # model.name is a folder, so no ftcore_resolve_model
+    "ftcore_data_info",
+    "ftcore_check_row",           # once per row (collapsed)
+    "ftcore_encode",              # once per split (collapsed)
+    "ftcore_build_model",
+    "ftcore_build_metrics",       # train, val, test (collapsed)
+    "ftcore_lightning_callbacks",
+    "ftcore_run_start",
+    "ftcore_param_groups",
+]
+EVAL_BATCH = ["ftcore_collate", "ftcore_step"]
+TRAIN_BATCH = ["ftcore_collate", "ftcore_step", "ftcore_loss_terms"]
+TEST_BATCH = ["ftcore_collate", "ftcore_step", "ftcore_decode"]
+
+
+def test_exact_hook_sequence_of_a_run(run_recipe, make_plugin_manager, hook_recorder):
+    splits = {"train": make_rows(24), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+    hooks = make_plugin_manager(MemoryDataset(splits), autoload=True)
+    recorder = hook_recorder(hooks)
+    run_recipe(hooks=hooks)  # batch 8: 3 training batches, 1 validation, 1 test
+    expected = (SETUP + EVAL_BATCH                 # Lightning's sanity check
+                + TRAIN_BATCH * 3 + EVAL_BATCH     # epoch 1, then validation
+                + ["ftcore_fit_end"] + TEST_BATCH  # test with the best checkpoint
+                + ["ftcore_test_end", "ftcore_run_end"])
+    assert recorder.names() == expected
+
+
+def test_fold_hooks_fire_per_plugin_in_order(run_recipe, make_plugin_manager, memory_dataset,
+                                             hook_recorder):
+    seen = []
+
+    class Wrap:
+        @ftcore.hookimpl
+        def ftcore_transform_model(self, model, recipe):
+            seen.append("transform")
+            return None
+
+        @ftcore.hookimpl
+        def ftcore_export_model(self, model, task, info, recipe):
+            seen.append("export")
+            return model
+
+    hooks = make_plugin_manager(memory_dataset, Wrap(), autoload=True)
+    recorder = hook_recorder(hooks)
+    run_recipe(hooks=hooks)
+    names = recorder.names()
+    assert names.index("ftcore_build_model") + 1 == names.index("ftcore_transform_model")
+    assert names[-3:] == ["ftcore_test_end", "ftcore_export_model", "ftcore_run_end"]
+    assert seen == ["transform", "export"]
+
+
+def test_bundled_name_goes_through_resolve_model(make_plugin_manager, hook_recorder,
+                                                 tiny_model_dir):
+    class Bundle:
+        @ftcore.hookimpl
+        def ftcore_components(self):
+            return [Component(kind="model", name="tiny")]
+
+        @ftcore.hookimpl
+        def ftcore_resolve_model(self, name, cache_dir):
+            return str(tiny_model_dir) if name == "tiny" else None
+
+    hooks = make_plugin_manager(Bundle())
+    recorder = hook_recorder(hooks)
+
+    class Recipe:
+        class model:  # noqa: N801 - mimics recipe.model
+            name = "tiny"
+            cache_dir = None
+
+    assert resolve_model(Recipe, hooks) == str(tiny_model_dir)
+    assert recorder.names() == ["ftcore_resolve_model"]
