@@ -18,7 +18,8 @@ def load_run_recipe(run_dir: Path, hooks: Any) -> Any:
     if not path.is_file():
         raise UserError(f"{run_dir} is not an ftcore run directory (no recipe.yaml); "
                         f"give the folder `ftcore run` printed")
-    return validate(loader.load_raw(path, []), hooks, source=str(path), default_name=run_dir.name)
+    return validate(loader.load_raw(path, []), hooks, source=str(path), default_name=run_dir.name,
+                    training=False)
 
 
 class Predictor:
@@ -28,10 +29,10 @@ class Predictor:
         from transformers import AutoTokenizer
 
         model_dir = run_dir / "model"
-        if not (model_dir / "ftcore_data_info.json").is_file():
-            raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
         self.hooks = hooks
         self.recipe = load_run_recipe(run_dir, hooks)
+        if not (model_dir / "ftcore_data_info.json").is_file():
+            raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
         self.info = DataInfo.from_dict(read_json(model_dir / "ftcore_data_info.json"))
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = hooks.build_model(

@@ -188,8 +188,12 @@ def _ok(path: str, problems: list[str]) -> bool:
     return not any(p.split(":", 1)[0] == path for p in problems)
 
 
-def validate(raw: Any, hooks: Any, source: str, default_name: str) -> Any:
-    """Validate a raw recipe (DictConfig); return the structured recipe or raise RecipeError."""
+def validate(raw: Any, hooks: Any, source: str, default_name: str, training: bool = True) -> Any:
+    """Validate a raw recipe (DictConfig); return the structured recipe or raise RecipeError.
+
+    training=False (prediction from a finished run) checks only what prediction needs: the
+    dataset, strategies and callbacks sections are kept as written, unchecked.
+    """
     from omegaconf import OmegaConf
 
     problems: list[str] = []
@@ -204,7 +208,12 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str) -> Any:
     if _ok("task", problems):
         head = _plugin_section(hooks, "head", cfg.task, data.get("head"), "head", "task", problems)
         cfg.head = head if head is not None else cfg.head
-    cfg.data.options = OmegaConf.create({})
+    cfg.data.options = OmegaConf.create(options if isinstance(options, dict) else {})
+    if not training:
+        cfg.strategies, cfg.callbacks = data.get("strategies"), data.get("callbacks")
+        if problems:
+            raise RecipeError(problems, source)
+        return cfg
     if _ok("data.source", problems) and _ok("data", problems):
         opts = _plugin_section(hooks, "dataset", cfg.data.source, options, "data.options",
                                "data.source", problems)
