@@ -18,7 +18,8 @@ EXIT_USER_ERROR = 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ftcore", description="Fine-tune pretrained transformers with plugins and recipes.")
+        prog="ftcore", description="Fine-tune pretrained transformers with plugins and recipes."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="fine-tune: fit, validate each epoch, test the best, export")
     run.add_argument("recipe", help="a recipe name (see `ftcore recipes`) or a YAML path")
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("run_dir")
     group = pred.add_mutually_exclusive_group(required=True)
     group.add_argument("--text", help="one text to label")
-    group.add_argument("--input", help="a JSONL file with a \"text\" field per line")
+    group.add_argument("--input", help='a JSONL file with a "text" field per line')
     return parser
 
 
@@ -76,8 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     recipe, _ = _recipe(args.recipe, args.overrides)
-    print(f"{recipe.name}: valid (task {recipe.task}, data {recipe.data.source}, "
-          f"model {recipe.model.name})")
+    print(
+        f"{recipe.name}: valid (task {recipe.task}, data {recipe.data.source}, "
+        f"model {recipe.model.name})"
+    )
     return 0
 
 
@@ -143,8 +146,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "recipes": cmd_recipes,
-            "plugins": cmd_plugins, "predict": cmd_predict}
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "recipes": cmd_recipes,
+    "plugins": cmd_plugins,
+    "predict": cmd_predict,
+}
 
 
 def _report(exc: UserError) -> None:
@@ -158,8 +166,11 @@ def _report(exc: UserError) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command in {"run", "validate"} and all(
-            "=" in e and not e.startswith("-") for e in extra):
+    if (
+        extra
+        and args.command in {"run", "validate"}
+        and all("=" in e and not e.startswith("-") for e in extra)
+    ):
         args.overrides += extra  # key=value after --out
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

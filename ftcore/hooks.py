@@ -81,7 +81,10 @@ class Hooks:
         hint = did_you_mean(name, known)
         install = provider_hint(kind, name)
         choices = ", ".join(known) or "none installed"
-        return f"{where}: no installed plugin provides {kind} '{name}'{hint}; {install}available: {choices}"
+        return (
+            f"{where}: no installed plugin provides {kind} '{name}'{hint}; "
+            f"{install}available: {choices}"
+        )
 
     def recipe_dirs(self) -> list[str]:
         return [d for dirs in self.hook.ftcore_recipe_dirs() for d in dirs]
@@ -101,32 +104,54 @@ class Hooks:
         return self._required(result, "ftcore_load_dataset", f"dataset '{name}'")
 
     def data_info(self, *, task: str, train_rows: list[Row], head_config: Any) -> DataInfo:
-        result = self.hook.ftcore_data_info(task=task, train_rows=train_rows, head_config=head_config)
+        result = self.hook.ftcore_data_info(
+            task=task, train_rows=train_rows, head_config=head_config
+        )
         return self._required(result, "ftcore_data_info", f"task '{task}'")
 
     def check_row(self, *, task: str, row: Row, info: DataInfo) -> str | None:
         return self.hook.ftcore_check_row(task=task, row=row, info=info)
 
     def encode(
-        self, *, task: str, rows: list[Row], tokenizer: Any, max_length: int, info: DataInfo,
+        self,
+        *,
+        task: str,
+        rows: list[Row],
+        tokenizer: Any,
+        max_length: int,
+        info: DataInfo,
         head_config: Any,
     ) -> dict[str, list]:
         result = self.hook.ftcore_encode(
-            task=task, rows=rows, tokenizer=tokenizer, max_length=max_length, info=info,
+            task=task,
+            rows=rows,
+            tokenizer=tokenizer,
+            max_length=max_length,
+            info=info,
             head_config=head_config,
         )
         return self._required(result, "ftcore_encode", f"task '{task}'")
 
     def collate(self, *, task: str, features: list[dict], tokenizer: Any, info: DataInfo) -> Any:
-        result = self.hook.ftcore_collate(task=task, features=features, tokenizer=tokenizer, info=info)
+        result = self.hook.ftcore_collate(
+            task=task, features=features, tokenizer=tokenizer, info=info
+        )
         return self._required(result, "ftcore_collate", f"task '{task}'")
 
     def build_model(
-        self, *, task: str, model_path: str, info: DataInfo, head_config: Any,
+        self,
+        *,
+        task: str,
+        model_path: str,
+        info: DataInfo,
+        head_config: Any,
         trust_remote_code: bool,
     ) -> Any:
         result = self.hook.ftcore_build_model(
-            task=task, model_path=model_path, info=info, head_config=head_config,
+            task=task,
+            model_path=model_path,
+            info=info,
+            head_config=head_config,
             trust_remote_code=trust_remote_code,
         )
         return self._required(result, "ftcore_build_model", f"task '{task}'")
@@ -138,19 +163,26 @@ class Hooks:
         return self.hook.ftcore_param_groups(module=module, recipe=recipe)
 
     def lightning_callbacks(self, *, recipe: Any, run: Any) -> list[Any]:
-        return [cb for cbs in self.hook.ftcore_lightning_callbacks(recipe=recipe, run=run) for cb in cbs]
+        return [
+            cb for cbs in self.hook.ftcore_lightning_callbacks(recipe=recipe, run=run) for cb in cbs
+        ]
 
     # --- steps ----------------------------------------------------------------
 
-    def step(self, *, task: str, model: Any, batch: Any, info: DataInfo, head_config: Any) -> StepOutput:
+    def step(
+        self, *, task: str, model: Any, batch: Any, info: DataInfo, head_config: Any
+    ) -> StepOutput:
         result = self.hook.ftcore_step(
             task=task, model=model, batch=batch, info=info, head_config=head_config
         )
         return self._required(result, "ftcore_step", f"task '{task}'")
 
     def loss_terms(self, *, module: Any, batch: Any, output: StepOutput) -> list[tuple[str, Any]]:
-        return [t for terms in self.hook.ftcore_loss_terms(module=module, batch=batch, output=output)
-                for t in terms]
+        return [
+            t
+            for terms in self.hook.ftcore_loss_terms(module=module, batch=batch, output=output)
+            for t in terms
+        ]
 
     def build_metrics(self, *, task: str, info: DataInfo, head_config: Any) -> Any:
         result = self.hook.ftcore_build_metrics(task=task, info=info, head_config=head_config)
@@ -163,7 +195,9 @@ class Hooks:
     # --- export and lifecycle -------------------------------------------------
 
     def export_model(self, *, model: Any, task: str, info: DataInfo, recipe: Any) -> Any:
-        return self._fold("ftcore_export_model", "model", model, task=task, info=info, recipe=recipe)
+        return self._fold(
+            "ftcore_export_model", "model", model, task=task, info=info, recipe=recipe
+        )
 
     def run_start(self, *, run: Any) -> None:
         self.hook.ftcore_run_start(run=run)

@@ -21,8 +21,10 @@ def resolve_model(recipe: Any, hooks: Any) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise UserError(f"model.name: folder {path} has no config.json; "
-                            f"give a Hugging Face model folder (save_pretrained output)")
+            raise UserError(
+                f"model.name: folder {path} has no config.json; "
+                f"give a Hugging Face model folder (save_pretrained output)"
+            )
         return str(path)
     bundled = hooks.resolve_model(name=name, cache_dir=str(cache_dir(recipe)))
     if bundled is not None:
@@ -38,8 +40,11 @@ def _from_hub(name: str, hooks: Any) -> str:
     try:
         return snapshot_download(name, local_files_only=offline)
     except Exception as exc:
-        why = "offline mode (HF_HUB_OFFLINE=1) and not in the local cache" if offline \
+        why = (
+            "offline mode (HF_HUB_OFFLINE=1) and not in the local cache"
+            if offline
             else f"could not download it ({type(exc).__name__})"
+        )
         raise UserError(
             f"model.name: '{name}' is not a local folder, not a bundled model ({bundled}), "
             f"and {why}; set model.name to a local Hugging Face folder or a bundled name"

@@ -24,17 +24,26 @@ class FtModule(L.LightningModule):
         self.hooks = hooks
         self.info = info
         self.task = recipe.task
-        self.metrics = torch.nn.ModuleDict({  # keys must not shadow Module.train
-            f"{stage}_metrics": hooks.build_metrics(task=self.task, info=info, head_config=recipe.head)
-            for stage in STAGES
-        })
+        self.metrics = torch.nn.ModuleDict(
+            {  # keys must not shadow Module.train
+                f"{stage}_metrics": hooks.build_metrics(
+                    task=self.task, info=info, head_config=recipe.head
+                )
+                for stage in STAGES
+            }
+        )
         self.test_outputs: list[dict] = []
 
     # --- steps ------------------------------------------------------------------
 
     def _step(self, batch: Any) -> Any:
-        return self.hooks.step(task=self.task, model=self.model, batch=batch, info=self.info,
-                               head_config=self.recipe.head)
+        return self.hooks.step(
+            task=self.task,
+            model=self.model,
+            batch=batch,
+            info=self.info,
+            head_config=self.recipe.head,
+        )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         out = self._step(batch)
@@ -72,8 +81,11 @@ class FtModule(L.LightningModule):
         if not _updated(collection):
             return
         values = collection.compute()
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, sync_dist=True,
-                      prog_bar=(stage == "val"))
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in values.items()},
+            sync_dist=True,
+            prog_bar=(stage == "val"),
+        )
         collection.reset()
 
     def on_train_epoch_end(self) -> None:
@@ -100,10 +112,16 @@ class FtModule(L.LightningModule):
         warmup = optim.warmup_steps or int(optim.warmup_ratio * total)
         from transformers import get_scheduler
 
-        scheduler = get_scheduler(SCHEDULERS[value(optim.schedule)], optimizer,
-                                  num_warmup_steps=warmup, num_training_steps=total)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        scheduler = get_scheduler(
+            SCHEDULERS[value(optim.schedule)],
+            optimizer,
+            num_warmup_steps=warmup,
+            num_training_steps=total,
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
 
 def value(option: Any) -> str:
@@ -125,13 +143,16 @@ def default_param_groups(model: torch.nn.Module, lr: float, weight_decay: float)
     for name, param in model.named_parameters():
         if param.requires_grad:
             (no_decay if name.endswith(_NO_DECAY) else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay, "lr": lr, "name": "decay"},
-              {"params": no_decay, "weight_decay": 0.0, "lr": lr, "name": "no_decay"}]
+    groups = [
+        {"params": decay, "weight_decay": weight_decay, "lr": lr, "name": "decay"},
+        {"params": no_decay, "weight_decay": 0.0, "lr": lr, "name": "no_decay"},
+    ]
     return [g for g in groups if g["params"]]
 
 
 def build_optimizer(groups: list[dict], optim: Any) -> torch.optim.Optimizer:
     if value(optim.optimizer) == "sgd":
         return torch.optim.SGD(groups, lr=optim.lr, momentum=0.9)
-    return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay,
-                             fused=bool(optim.fused))
+    return torch.optim.AdamW(
+        groups, lr=optim.lr, weight_decay=optim.weight_decay, fused=bool(optim.fused)
+    )

@@ -16,10 +16,17 @@ def load_run_recipe(run_dir: Path, hooks: Any) -> Any:
 
     path = run_dir / "recipe.yaml"
     if not path.is_file():
-        raise UserError(f"{run_dir} is not an ftcore run directory (no recipe.yaml); "
-                        f"give the folder `ftcore run` printed")
-    return validate(loader.load_raw(path, []), hooks, source=str(path), default_name=run_dir.name,
-                    training=False)
+        raise UserError(
+            f"{run_dir} is not an ftcore run directory (no recipe.yaml); "
+            f"give the folder `ftcore run` printed"
+        )
+    return validate(
+        loader.load_raw(path, []),
+        hooks,
+        source=str(path),
+        default_name=run_dir.name,
+        training=False,
+    )
 
 
 class Predictor:
@@ -36,8 +43,12 @@ class Predictor:
         self.info = DataInfo.from_dict(read_json(model_dir / "ftcore_data_info.json"))
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = hooks.build_model(
-            task=self.recipe.task, model_path=str(model_dir), info=self.info,
-            head_config=self.recipe.head, trust_remote_code=self.recipe.model.trust_remote_code)
+            task=self.recipe.task,
+            model_path=str(model_dir),
+            info=self.info,
+            head_config=self.recipe.head,
+            trust_remote_code=self.recipe.model.trust_remote_code,
+        )
         self.model.eval()
 
     def predict(self, rows: list[dict]) -> list[dict]:
@@ -53,10 +64,19 @@ class Predictor:
         task = self.recipe.task
         with torch.inference_mode():
             for start in range(0, len(features), size):
-                batch = self.hooks.collate(task=task, features=features[start:start + size],
-                                           tokenizer=self.tokenizer, info=self.info)
-                step = self.hooks.step(task=task, model=self.model, batch=batch, info=self.info,
-                                       head_config=self.recipe.head)
+                batch = self.hooks.collate(
+                    task=task,
+                    features=features[start : start + size],
+                    tokenizer=self.tokenizer,
+                    info=self.info,
+                )
+                step = self.hooks.step(
+                    task=task,
+                    model=self.model,
+                    batch=batch,
+                    info=self.info,
+                    head_config=self.recipe.head,
+                )
                 out.extend(self.hooks.decode(task=task, output=step, info=self.info))
         return out
 
@@ -79,8 +99,8 @@ def read_inputs(text: str | None, input_file: str | None) -> list[dict]:
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise UserError(f"{path}: line {number}: expected an object with a \"text\" string")
+            raise UserError(f'{path}: line {number}: expected an object with a "text" string')
         rows.append(row)
     if not rows:
-        raise UserError(f"{path}: no rows; write one JSON object with a \"text\" field per line")
+        raise UserError(f'{path}: no rows; write one JSON object with a "text" field per line')
     return rows

@@ -51,12 +51,13 @@ def load_data(run: Run) -> None:
     recipe, hooks = run.recipe, run.hooks
     run.model_path = resolve_model(recipe, hooks)
     run.tokenizer = AutoTokenizer.from_pretrained(
-        run.model_path, trust_remote_code=recipe.model.trust_remote_code)
-    raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options,
-                             seed=recipe.seed)
+        run.model_path, trust_remote_code=recipe.model.trust_remote_code
+    )
+    raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options, seed=recipe.seed)
     run.data = prepare(raw, recipe, hooks)
-    features = {s: encode_split(run.data.rows[s], recipe, hooks, run.tokenizer, run.info)
-                for s in SPLITS}
+    features = {
+        s: encode_split(run.data.rows[s], recipe, hooks, run.tokenizer, run.info) for s in SPLITS
+    }
     from ftcore.data.datamodule import Collator, FtDataModule
 
     collate = Collator(hooks, recipe.task, run.tokenizer, run.info)
@@ -67,9 +68,13 @@ def build_module(run: Run) -> None:
     from ftcore.module import FtModule
 
     recipe, hooks = run.recipe, run.hooks
-    model = hooks.build_model(task=recipe.task, model_path=run.model_path, info=run.info,
-                              head_config=recipe.head,
-                              trust_remote_code=recipe.model.trust_remote_code)
+    model = hooks.build_model(
+        task=recipe.task,
+        model_path=run.model_path,
+        info=run.info,
+        head_config=recipe.head,
+        trust_remote_code=recipe.model.trust_remote_code,
+    )
     model = hooks.transform_model(model=model, recipe=recipe)
     model.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
     run.module = FtModule(model, recipe, hooks, run.info)
@@ -78,8 +83,7 @@ def build_module(run: Run) -> None:
 def monitor(run: Run) -> tuple[str, str]:
     """The metric that picks the best checkpoint: recipe, else the head's choice."""
     ckpt, extra = run.recipe.checkpoint, run.info.extra
-    return (ckpt.monitor or extra.get("monitor", "val/loss"),
-            ckpt.mode or extra.get("mode", "min"))
+    return (ckpt.monitor or extra.get("monitor", "val/loss"), ckpt.mode or extra.get("mode", "min"))
 
 
 def build_trainer(run: Run) -> None:
@@ -89,21 +93,42 @@ def build_trainer(run: Run) -> None:
 
     recipe, t = run.recipe, run.recipe.trainer
     metric, mode = monitor(run)
-    checkpoint = ModelCheckpoint(dirpath=run.run_dir / "checkpoints", filename="best-{epoch}-{step}",
-                                 monitor=metric, mode=mode, save_top_k=recipe.checkpoint.save_top_k,
-                                 save_last=True, auto_insert_metric_name=False)
-    callbacks = [checkpoint, LearningRateMonitor(logging_interval="step"),
-                 *run.hooks.lightning_callbacks(recipe=recipe, run=run)]
-    loggers = [CSVLogger(run.run_dir, name="logs", version=""),
-               TensorBoardLogger(run.run_dir, name="tensorboard", version="")]
+    checkpoint = ModelCheckpoint(
+        dirpath=run.run_dir / "checkpoints",
+        filename="best-{epoch}-{step}",
+        monitor=metric,
+        mode=mode,
+        save_top_k=recipe.checkpoint.save_top_k,
+        save_last=True,
+        auto_insert_metric_name=False,
+    )
+    callbacks = [
+        checkpoint,
+        LearningRateMonitor(logging_interval="step"),
+        *run.hooks.lightning_callbacks(recipe=recipe, run=run),
+    ]
+    loggers = [
+        CSVLogger(run.run_dir, name="logs", version=""),
+        TensorBoardLogger(run.run_dir, name="tensorboard", version=""),
+    ]
     devices: Any = int(t.devices) if str(t.devices).isdigit() else t.devices
     run.trainer = L.Trainer(
-        max_epochs=t.max_epochs, max_steps=t.max_steps, precision=t.precision,
-        accelerator=t.accelerator, devices=devices, strategy=t.strategy, num_nodes=t.num_nodes,
-        val_check_interval=t.val_check_interval, log_every_n_steps=t.log_every_n_steps,
-        deterministic=t.deterministic, enable_progress_bar=t.progress_bar,
-        gradient_clip_val=recipe.optim.grad_clip, accumulate_grad_batches=recipe.optim.accumulate,
-        callbacks=callbacks, logger=loggers, default_root_dir=run.run_dir,
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        precision=t.precision,
+        accelerator=t.accelerator,
+        devices=devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        val_check_interval=t.val_check_interval,
+        log_every_n_steps=t.log_every_n_steps,
+        deterministic=t.deterministic,
+        enable_progress_bar=t.progress_bar,
+        gradient_clip_val=recipe.optim.grad_clip,
+        accumulate_grad_batches=recipe.optim.accumulate,
+        callbacks=callbacks,
+        logger=loggers,
+        default_root_dir=run.run_dir,
         enable_model_summary=False,
     )
 
@@ -131,8 +156,9 @@ def fit_and_test(run: Run) -> tuple[dict, dict]:
 
 def export(run: Run) -> Path:
     """Write ``model/`` (Hugging Face format, safetensors) atomically via a temp folder."""
-    model = run.hooks.export_model(model=run.module.model, task=run.recipe.task, info=run.info,
-                                   recipe=run.recipe)
+    model = run.hooks.export_model(
+        model=run.module.model, task=run.recipe.task, info=run.info, recipe=run.recipe
+    )
     final, tmp = run.run_dir / "model", run.run_dir / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
@@ -154,8 +180,12 @@ def summarize(run: Run, validation: dict, test: dict) -> dict[str, Any]:
         "monitor": dict(zip(("metric", "mode"), monitor(run))),
         "epochs_trained": run.trainer.current_epoch,
         "steps_trained": run.trainer.global_step,
-        "data": {"rows": {s: len(data.rows[s]) for s in SPLITS}, "dropped": data.dropped,
-                 "drop_reasons": data.drop_reasons, "labels": data.info.labels},
+        "data": {
+            "rows": {s: len(data.rows[s]) for s in SPLITS},
+            "dropped": data.dropped,
+            "drop_reasons": data.drop_reasons,
+            "labels": data.info.labels,
+        },
         "timings": run.timings,
     }
 

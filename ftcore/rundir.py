@@ -21,8 +21,9 @@ def run_dir_for(recipe: Any, out: str | None) -> Path:
     name = recipe.output.run_name or time.strftime("%Y%m%d-%H%M%S")
     target = (root / _safe(recipe.name) / name).resolve()
     if not target.is_relative_to(root):
-        raise UserError(f"output.run_name: '{name}' would write outside {root}; "
-                        f"use a plain folder name")
+        raise UserError(
+            f"output.run_name: '{name}' would write outside {root}; use a plain folder name"
+        )
     return target
 
 
@@ -35,12 +36,16 @@ def create(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create run directory {path}: {exc.strerror}; "
-                        f"choose another with --out or output.root") from None
+        raise UserError(
+            f"cannot create run directory {path}: {exc.strerror}; "
+            f"choose another with --out or output.root"
+        ) from None
     if not os.access(path, os.W_OK):
         raise UserError(f"run directory {path} is not writable; choose another with --out")
     free = shutil.disk_usage(path).free
     if free < MIN_FREE_BYTES:
-        raise UserError(f"only {free // 2**20} MiB free at {path}; ftcore needs at least "
-                        f"{MIN_FREE_BYTES // 2**20} MiB for checkpoints; free space or use --out")
+        raise UserError(
+            f"only {free // 2**20} MiB free at {path}; ftcore needs at least "
+            f"{MIN_FREE_BYTES // 2**20} MiB for checkpoints; free space or use --out"
+        )
     return path

@@ -40,8 +40,11 @@ def make_rows(n: int, seed: int = 0) -> list[Row]:
 
 
 def tiny_splits(seed: int = 0) -> dict[str, list[Row]]:
-    return {"train": make_rows(64, seed), "validation": make_rows(16, seed + 1),
-            "test": make_rows(16, seed + 2)}
+    return {
+        "train": make_rows(64, seed),
+        "validation": make_rows(16, seed + 1),
+        "test": make_rows(16, seed + 2),
+    }
 
 
 class MemoryDataset:
@@ -59,8 +62,10 @@ class MemoryDataset:
     def ftcore_load_dataset(self, name: str, options: Any, seed: int) -> RawSplits | None:
         if name != self.name:
             return None
-        return RawSplits(splits={k: list(v) for k, v in self.splits.items()},
-                         origin={k: f"memory:{k}" for k in self.splits})
+        return RawSplits(
+            splits={k: list(v) for k, v in self.splits.items()},
+            origin={k: f"memory:{k}" for k in self.splits},
+        )
 
 
 def minilm_tokenizer_dir() -> Path:
@@ -80,8 +85,14 @@ def save_tiny_bert(folder: Path, seed: int = 0) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_tokenizer_dir())
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -122,25 +133,38 @@ class HookRecorder:
 def base_recipe(model_dir: Path, source: str = "memory") -> dict[str, Any]:
     """A fast recipe dict for tests: tiny model, one short epoch, no progress bar."""
     return {
-        "name": "test", "task": "classification", "seed": 0,
+        "name": "test",
+        "task": "classification",
+        "seed": 0,
         "model": {"name": str(model_dir)},
         "data": {"source": source, "batch_size": 8, "eval_batch_size": 16, "max_length": 32},
         "optim": {"lr": 1e-3},
-        "trainer": {"max_epochs": 1, "progress_bar": False, "accelerator": "cpu",
-                    "devices": "1", "log_every_n_steps": 1},
+        "trainer": {
+            "max_epochs": 1,
+            "progress_bar": False,
+            "accelerator": "cpu",
+            "devices": "1",
+            "log_every_n_steps": 1,
+        },
     }
 
 
-def build_hooks(plugins: Iterable[object] = (), autoload: bool = True,
-                disable: Iterable[str] = ()) -> Any:
+def build_hooks(
+    plugins: Iterable[object] = (), autoload: bool = True, disable: Iterable[str] = ()
+) -> Any:
     from ftcore.hooks import Hooks
     from ftcore.manager import get_plugin_manager
 
     return Hooks(get_plugin_manager(plugins=plugins, autoload=autoload, disable=disable))
 
 
-def execute_recipe(recipe: dict, out: Path, overrides: list[str] = (),
-                   plugins: Iterable[object] = (), hooks: Any = None) -> RunResult:
+def execute_recipe(
+    recipe: dict,
+    out: Path,
+    overrides: list[str] = (),
+    plugins: Iterable[object] = (),
+    hooks: Any = None,
+) -> RunResult:
     """Validate a recipe dict (with overrides) and run it into ``out``."""
     from omegaconf import OmegaConf
 
@@ -194,12 +218,17 @@ def hook_recorder() -> Callable[[Any], HookRecorder]:
 
 
 @pytest.fixture
-def run_recipe(tmp_path: Path, tiny_model_dir: Path,
-               memory_dataset: MemoryDataset) -> Callable[..., RunResult]:
+def run_recipe(
+    tmp_path: Path, tiny_model_dir: Path, memory_dataset: MemoryDataset
+) -> Callable[..., RunResult]:
     """``run_recipe(overrides=[...], plugins=[...], recipe=None, hooks=None)`` -> RunResult."""
 
-    def run(overrides: list[str] = (), plugins: Iterable[object] = (),
-            recipe: dict | None = None, hooks: Any = None) -> RunResult:
+    def run(
+        overrides: list[str] = (),
+        plugins: Iterable[object] = (),
+        recipe: dict | None = None,
+        hooks: Any = None,
+    ) -> RunResult:
         recipe = recipe or base_recipe(tiny_model_dir)
         if hooks is None:
             hooks = build_hooks([memory_dataset, *plugins])

@@ -15,6 +15,12 @@ def _version(dist: str) -> str:
 
 def versions(plugin_distributions: list[str]) -> dict[str, str]:
     """python, ftcore, each plugin distribution, torch, lightning, transformers."""
-    names = ["ftcore", *sorted(set(plugin_distributions) - {"ftcore"}), "torch", "lightning",
-             "transformers", "torchmetrics"]
+    names = [
+        "ftcore",
+        *sorted(set(plugin_distributions) - {"ftcore"}),
+        "torch",
+        "lightning",
+        "transformers",
+        "torchmetrics",
+    ]
     return {"python": platform.python_version(), **{n: _version(n) for n in names}}

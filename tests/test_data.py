@@ -21,14 +21,16 @@ def _run(run_recipe, make_plugin_manager, splits, *overrides):
     return run_recipe(hooks=hooks, overrides=list(overrides))
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"text": "", "label": "pos"}, "empty 'text'"),
-    ({"label": "pos"}, "missing 'text'"),
-    ({"text": 3, "label": "pos"}, "'text' is not text"),
-    ({"text": "fine", "label": None}, "missing label"),
-])
-def test_invalid_training_row_fails_with_row_number(run_recipe, make_plugin_manager, row,
-                                                    message):
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"text": "", "label": "pos"}, "empty 'text'"),
+        ({"label": "pos"}, "missing 'text'"),
+        ({"text": 3, "label": "pos"}, "'text' is not text"),
+        ({"text": "fine", "label": None}, "missing label"),
+    ],
+)
+def test_invalid_training_row_fails_with_row_number(run_recipe, make_plugin_manager, row, message):
     with pytest.raises(UserError) as info:
         _run(run_recipe, make_plugin_manager, _splits(train=[row]))
     assert f"memory:train: row 17: {message}" in str(info.value)
@@ -41,8 +43,9 @@ def test_label_unseen_in_training_is_rejected(run_recipe, make_plugin_manager):
 
 
 def test_drop_policy_counts_dropped_rows(run_recipe, make_plugin_manager):
-    splits = _splits(train=[{"text": " ", "label": "pos"}],
-                     test=[{"text": "so so", "label": "meh"}])
+    splits = _splits(
+        train=[{"text": " ", "label": "pos"}], test=[{"text": "so so", "label": "meh"}]
+    )
     result = _run(run_recipe, make_plugin_manager, splits, "data.on_invalid=drop")
     assert result.summary["data"]["dropped"] == {"train": 1, "test": 1}
     assert result.summary["data"]["rows"] == {"train": 16, "validation": 8, "test": 8}
@@ -61,6 +64,7 @@ def test_normalizer_steps_in_order():
 
 
 def test_limits_take_seeded_subsets(run_recipe, make_plugin_manager):
-    result = _run(run_recipe, make_plugin_manager, _splits(), "data.limit_train=10",
-                  "data.limit_eval=4")
+    result = _run(
+        run_recipe, make_plugin_manager, _splits(), "data.limit_train=10", "data.limit_eval=4"
+    )
     assert result.summary["data"]["rows"] == {"train": 10, "validation": 4, "test": 4}

@@ -12,8 +12,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from ftcore.predict import Predictor
 
 
-def test_export_loads_with_plain_transformers_and_matches_predict(run_recipe, make_plugin_manager,
-                                                                  memory_dataset):
+def test_export_loads_with_plain_transformers_and_matches_predict(
+    run_recipe, make_plugin_manager, memory_dataset
+):
     hooks = make_plugin_manager(memory_dataset, autoload=True)
     result = run_recipe(hooks=hooks, overrides=["trainer.max_epochs=2"])
     model_dir = result.run_dir / "model"
@@ -30,8 +31,11 @@ def test_export_loads_with_plain_transformers_and_matches_predict(run_recipe, ma
     ours = Predictor(result.run_dir, hooks).predict([{"text": t} for t in texts])
     for row, probs in zip(ours, plain):
         assert row["label"] == model.config.id2label[int(probs.argmax())]
-        assert torch.allclose(torch.tensor([row["probabilities"]["neg"],
-                                            row["probabilities"]["pos"]]), probs, atol=1e-5)
+        assert torch.allclose(
+            torch.tensor([row["probabilities"]["neg"], row["probabilities"]["pos"]]),
+            probs,
+            atol=1e-5,
+        )
 
 
 def test_run_directory_contents(run_recipe):
@@ -59,7 +63,9 @@ def test_cli_predict_text_and_jsonl(run_recipe, tmp_path):
     assert all(set(r["probabilities"]) == {"neg", "pos"} for r in rows)
     one = subprocess.run(cmd + ["--text", "x"], capture_output=True, text=True)
     assert one.returncode == 0 and len(one.stdout.splitlines()) == 1
-    missing = subprocess.run([sys.executable, "-m", "ftcore.cli", "predict", str(tmp_path),
-                              "--text", "x"], capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "ftcore.cli", "predict", str(tmp_path), "--text", "x"],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "not an ftcore run directory" in missing.stderr
-

@@ -8,14 +8,14 @@ from ftcore.testing import MemoryDataset, make_rows
 from ftcore.types import Component
 
 SETUP = [
-    "ftcore_components",          # recipe validation: schemas of the head and the dataset
+    "ftcore_components",  # recipe validation: schemas of the head and the dataset
     "ftcore_check_recipe",
-    "ftcore_load_dataset",        # model.name is a folder, so no ftcore_resolve_model
+    "ftcore_load_dataset",  # model.name is a folder, so no ftcore_resolve_model
     "ftcore_data_info",
-    "ftcore_check_row",           # once per row (collapsed)
-    "ftcore_encode",              # once per split (collapsed)
+    "ftcore_check_row",  # once per row (collapsed)
+    "ftcore_encode",  # once per split (collapsed)
     "ftcore_build_model",
-    "ftcore_build_metrics",       # train, val, test (collapsed)
+    "ftcore_build_metrics",  # train, val, test (collapsed)
     "ftcore_lightning_callbacks",
     "ftcore_run_start",
     "ftcore_param_groups",
@@ -30,15 +30,21 @@ def test_exact_hook_sequence_of_a_run(run_recipe, make_plugin_manager, hook_reco
     hooks = make_plugin_manager(MemoryDataset(splits), autoload=True)
     recorder = hook_recorder(hooks)
     run_recipe(hooks=hooks)  # batch 8: 3 training batches, 1 validation, 1 test
-    expected = (SETUP + EVAL_BATCH                 # Lightning's sanity check
-                + TRAIN_BATCH * 3 + EVAL_BATCH     # epoch 1, then validation
-                + ["ftcore_fit_end"] + TEST_BATCH  # test with the best checkpoint
-                + ["ftcore_test_end", "ftcore_run_end"])
+    expected = (
+        SETUP
+        + EVAL_BATCH  # Lightning's sanity check
+        + TRAIN_BATCH * 3
+        + EVAL_BATCH  # epoch 1, then validation
+        + ["ftcore_fit_end"]
+        + TEST_BATCH  # test with the best checkpoint
+        + ["ftcore_test_end", "ftcore_run_end"]
+    )
     assert recorder.names() == expected
 
 
-def test_fold_hooks_fire_per_plugin_in_order(run_recipe, make_plugin_manager, memory_dataset,
-                                             hook_recorder):
+def test_fold_hooks_fire_per_plugin_in_order(
+    run_recipe, make_plugin_manager, memory_dataset, hook_recorder
+):
     seen = []
 
     class Wrap:
@@ -61,8 +67,9 @@ def test_fold_hooks_fire_per_plugin_in_order(run_recipe, make_plugin_manager, me
     assert seen == ["transform", "export"]
 
 
-def test_bundled_name_goes_through_resolve_model(make_plugin_manager, hook_recorder,
-                                                 tiny_model_dir):
+def test_bundled_name_goes_through_resolve_model(
+    make_plugin_manager, hook_recorder, tiny_model_dir
+):
     class Bundle:
         @ftcore.hookimpl
         def ftcore_components(self):

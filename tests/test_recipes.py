@@ -61,8 +61,10 @@ def test_unknown_component_names_plugin_to_install(hooks, tiny_model_dir):
     recipe["data"]["source"] = "memroy"
     recipe["task"] = "regression-x"
     problems = " | ".join(_problems(recipe, hooks))
-    assert "data.source: no installed plugin provides dataset 'memroy' (did you mean 'memory'?)" \
+    assert (
+        "data.source: no installed plugin provides dataset 'memroy' (did you mean 'memory'?)"
         in problems
+    )
     assert "task: no installed plugin provides head 'regression-x'" in problems
 
 
@@ -76,9 +78,11 @@ def test_extends_interpolation_and_overrides(tmp_path, hooks, tiny_model_dir):
     base = base_recipe(tiny_model_dir)
     (tmp_path / "_base.yaml").write_text(OmegaConf.to_yaml(base))
     (tmp_path / "child.yaml").write_text(
-        "extends: _base\ndata:\n  batch_size: 4\n  eval_batch_size: ${data.batch_size}\n")
-    raw = loader.apply_overrides(loader.load_raw(tmp_path / "child.yaml", []),
-                                 ["data.batch_size=2"])
+        "extends: _base\ndata:\n  batch_size: 4\n  eval_batch_size: ${data.batch_size}\n"
+    )
+    raw = loader.apply_overrides(
+        loader.load_raw(tmp_path / "child.yaml", []), ["data.batch_size=2"]
+    )
     cfg = validate(raw, hooks, source="child.yaml", default_name="child")
     assert cfg.data.batch_size == 2 and cfg.data.eval_batch_size == 2
     assert cfg.model.name == str(tiny_model_dir) and cfg.name == "test"
@@ -87,8 +91,10 @@ def test_extends_interpolation_and_overrides(tmp_path, hooks, tiny_model_dir):
 def test_broken_interpolation_and_yaml_are_errors(tmp_path, hooks, tiny_model_dir):
     recipe = base_recipe(tiny_model_dir)
     recipe["data"]["batch_size"] = "${nowhere}"
-    assert any(p.startswith("data.batch_size: cannot resolve interpolation")
-               for p in _problems(recipe, hooks))
+    assert any(
+        p.startswith("data.batch_size: cannot resolve interpolation")
+        for p in _problems(recipe, hooks)
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: [unclosed\n")
     with pytest.raises(RecipeError, match="invalid YAML at line 2"):
@@ -123,9 +129,20 @@ def test_every_shipped_recipe_validates(path):
 
 def test_cli_validate_typo_exit_2_one_line_no_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "ftcore.cli", "validate", "sentiment-rotten-tomatoes",
-         "optim.lrr=0.1", "trainer.max_epochs=x", "model.name=null"],
-        capture_output=True, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "ftcore.cli",
+            "validate",
+            "sentiment-rotten-tomatoes",
+            "optim.lrr=0.1",
+            "trainer.max_epochs=x",
+            "model.name=null",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from ftcore.testing import base_recipe
 
-GOOD = '''
+GOOD = """
 import ftcore
 from ftcore.types import Component, RawSplits
 
@@ -30,7 +30,7 @@ def ftcore_load_dataset(name, options, seed):
             for i in range(24) for lab in ("pos", "neg")]
     return RawSplits(splits={"train": rows, "validation": rows[:8], "test": rows[8:16]},
                      origin={"train": "weather"})
-'''
+"""
 
 BROKEN = "raise ImportError('this plugin is broken on purpose')\n"
 
@@ -39,7 +39,8 @@ def _write_plugin(root: Path, dist: str, module: str, code: str) -> Path:
     folder = root / dist
     (folder / module).mkdir(parents=True)
     (folder / module / "__init__.py").write_text(code)
-    (folder / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (folder / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [build-system]
         requires = ["setuptools>=61"]
         build-backend = "setuptools.build_meta"
@@ -50,7 +51,8 @@ def _write_plugin(root: Path, dist: str, module: str, code: str) -> Path:
         {module} = "{module}"
         [tool.setuptools]
         packages = ["{module}"]
-    """))
+    """)
+    )
     return folder
 
 
@@ -62,13 +64,25 @@ def installed(tmp_path_factory):
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run([*pip, str(good), str(bad)], check=True, capture_output=True)
     yield root
-    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q",
-                    "ftcore-weather-test", "ftcore-broken-test"], capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "uninstall",
+            "-y",
+            "-q",
+            "ftcore-weather-test",
+            "ftcore-broken-test",
+        ],
+        capture_output=True,
+    )
 
 
 def _ftcore(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ftcore.cli", *args], capture_output=True,
-                          text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "ftcore.cli", *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def test_plugins_lists_new_plugin_and_broken_one(installed):
@@ -95,11 +109,13 @@ def test_strict_mode_turns_broken_plugin_into_error(installed):
     import os
 
     env = {**os.environ, "FTCORE_STRICT_PLUGINS": "1"}
-    out = subprocess.run([sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True,
-                         text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True, text=True, env=env
+    )
     assert out.returncode == 2
     assert "plugin 'ftcore_broken_test' from distribution 'ftcore-broken-test'" in out.stderr
     env["FTCORE_DISABLE_PLUGINS"] = "ftcore_broken_test"
-    ok = subprocess.run([sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True,
-                        text=True, env=env)
+    ok = subprocess.run(
+        [sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True, text=True, env=env
+    )
     assert ok.returncode == 0 and "ftcore_broken_test" in ok.stdout and "disabled" in ok.stdout

@@ -16,8 +16,9 @@ class Collator:
         self.hooks, self.task, self.tokenizer, self.info = hooks, task, tokenizer, info
 
     def __call__(self, features: list[dict]) -> Any:
-        return self.hooks.collate(task=self.task, features=features, tokenizer=self.tokenizer,
-                                  info=self.info)
+        return self.hooks.collate(
+            task=self.task, features=features, tokenizer=self.tokenizer, info=self.info
+        )
 
 
 class FtDataModule(L.LightningDataModule):
@@ -41,14 +42,22 @@ class FtDataModule(L.LightningDataModule):
         return LengthGroupedSampler(self.data.batch_size, lengths=lengths, generator=generator)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.features["train"], batch_size=self.data.batch_size,
-                          sampler=self._sampler(), collate_fn=self.collate,
-                          num_workers=self.data.num_workers)
+        return DataLoader(
+            self.features["train"],
+            batch_size=self.data.batch_size,
+            sampler=self._sampler(),
+            collate_fn=self.collate,
+            num_workers=self.data.num_workers,
+        )
 
     def _eval(self, split: str) -> DataLoader:
-        return DataLoader(self.features[split], batch_size=self.data.eval_batch_size,
-                          shuffle=False, collate_fn=self.collate,
-                          num_workers=self.data.num_workers)
+        return DataLoader(
+            self.features[split],
+            batch_size=self.data.eval_batch_size,
+            shuffle=False,
+            collate_fn=self.collate,
+            num_workers=self.data.num_workers,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval("validation")

@@ -41,8 +41,9 @@ def _where(raw: RawSplits, split: str, index: int) -> str:
     return f"{raw.origin.get(split, split + ' split')}: row {number}"
 
 
-def _check_split(raw: RawSplits, split: str, recipe: Any, hooks: Any, info: DataInfo,
-                 out: PreparedData) -> list[Row]:
+def _check_split(
+    raw: RawSplits, split: str, recipe: Any, hooks: Any, info: DataInfo, out: PreparedData
+) -> list[Row]:
     key = info.extra.get("text_key", "text")
     clean = normalizer(list(recipe.data.normalize))
     kept = []
@@ -56,8 +57,9 @@ def _check_split(raw: RawSplits, split: str, recipe: Any, hooks: Any, info: Data
             continue
         where = _where(raw, split, index)
         if recipe.data.on_invalid == "error":
-            raise UserError(f"{where}: {problem}; fix the row, or set data.on_invalid=drop "
-                            f"to drop invalid rows")
+            raise UserError(
+                f"{where}: {problem}; fix the row, or set data.on_invalid=drop to drop invalid rows"
+            )
         out.dropped[split] = out.dropped.get(split, 0) + 1
         if len(out.drop_reasons) < 20:
             out.drop_reasons.append(f"{where}: {problem}")
@@ -75,25 +77,38 @@ def prepare(raw: RawSplits, recipe: Any, hooks: Any) -> PreparedData:
     """Check every row, drop or fail on invalid ones, apply subsets (seeded)."""
     absent = [s for s in SPLITS if s not in raw.splits]
     if absent:
-        raise UserError(f"data.source: dataset '{recipe.data.source}' returned no "
-                        f"{', '.join(absent)} split; its plugin must return {', '.join(SPLITS)}")
-    info = hooks.data_info(task=recipe.task, train_rows=raw.splits["train"], head_config=recipe.head)
+        raise UserError(
+            f"data.source: dataset '{recipe.data.source}' returned no "
+            f"{', '.join(absent)} split; its plugin must return {', '.join(SPLITS)}"
+        )
+    info = hooks.data_info(
+        task=recipe.task, train_rows=raw.splits["train"], head_config=recipe.head
+    )
     out = PreparedData(rows={}, info=info)
     for split in SPLITS:
         rows = _check_split(raw, split, recipe, hooks, info, out)
         limit = recipe.data.limit_train if split == "train" else recipe.data.limit_eval
         out.rows[split] = _subset(rows, limit, recipe.seed)
         if not out.rows[split]:
-            raise UserError(f"{raw.origin.get(split, split)}: the {split} split is empty after "
-                            f"dropping {out.dropped.get(split, 0)} invalid rows; check the data "
-                            f"and data.options")
+            raise UserError(
+                f"{raw.origin.get(split, split)}: the {split} split is empty after "
+                f"dropping {out.dropped.get(split, 0)} invalid rows; check the data "
+                f"and data.options"
+            )
     return out
 
 
-def encode_split(rows: list[Row], recipe: Any, hooks: Any, tokenizer: Any,
-                 info: DataInfo) -> list[dict]:
+def encode_split(
+    rows: list[Row], recipe: Any, hooks: Any, tokenizer: Any, info: DataInfo
+) -> list[dict]:
     """Tokenise and encode one split; one feature dict per example."""
-    columns = hooks.encode(task=recipe.task, rows=rows, tokenizer=tokenizer,
-                           max_length=recipe.data.max_length, info=info, head_config=recipe.head)
+    columns = hooks.encode(
+        task=recipe.task,
+        rows=rows,
+        tokenizer=tokenizer,
+        max_length=recipe.data.max_length,
+        info=info,
+        head_config=recipe.head,
+    )
     names = list(columns)
     return [dict(zip(names, values)) for values in zip(*(columns[n] for n in names))]

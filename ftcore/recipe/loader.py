@@ -101,8 +101,10 @@ def load_raw(path: Path, plugin_dirs: list[str], _seen: tuple[Path, ...] = ()):
         raise RecipeError(["extends: expected a recipe name, a path, or a list of them"], str(path))
     merged = OmegaConf.create({})
     for parent in parents:
-        merged = OmegaConf.merge(merged, load_raw(_parent_path(str(parent), path, plugin_dirs),
-                                                  plugin_dirs, (*_seen, path)))
+        merged = OmegaConf.merge(
+            merged,
+            load_raw(_parent_path(str(parent), path, plugin_dirs), plugin_dirs, (*_seen, path)),
+        )
     return OmegaConf.merge(merged, cfg)
 
 

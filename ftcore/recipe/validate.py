@@ -24,7 +24,9 @@ def type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if origin is typing.Union:
-        return " or ".join(type_name(a) for a in args) + (" or null" if len(args) < len(typing.get_args(tp)) else "")
+        return " or ".join(type_name(a) for a in args) + (
+            " or null" if len(args) < len(typing.get_args(tp)) else ""
+        )
     if origin in (list, tuple):
         return f"list of {type_name(args[0])}" if args else "list"
     if origin is dict:
@@ -127,8 +129,9 @@ def _new(found: list[str], problems: list[str]) -> list[str]:
     return [p for p in found if p.split(":", 1)[0] not in reported]
 
 
-def _plugin_section(hooks, kind: str, name: Any, data: Any, path: str, where: str,
-                    problems: list[str]):
+def _plugin_section(
+    hooks, kind: str, name: Any, data: Any, path: str, where: str, problems: list[str]
+):
     """Validate a plugin-owned section against the schema its component declares."""
     from ftcore.errors import MissingPluginError
 
@@ -155,8 +158,9 @@ def _named_sections(hooks, kind: str, data: Any, path: str, problems: list[str])
         return {}
     out = {}
     for name, options in data.items():
-        node = _plugin_section(hooks, kind, name, options or None, f"{path}.{name}",
-                               f"{path}.{name}", problems)
+        node = _plugin_section(
+            hooks, kind, name, options or None, f"{path}.{name}", f"{path}.{name}", problems
+        )
         out[name] = node if node is not None else {}
     return out
 
@@ -215,13 +219,14 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
             raise RecipeError(problems, source)
         return cfg
     if _ok("data.source", problems) and _ok("data", problems):
-        opts = _plugin_section(hooks, "dataset", cfg.data.source, options, "data.options",
-                               "data.source", problems)
+        opts = _plugin_section(
+            hooks, "dataset", cfg.data.source, options, "data.options", "data.source", problems
+        )
         cfg.data.options = opts if opts is not None else cfg.data.options
-    cfg.strategies = _named_sections(hooks, "strategy", data.get("strategies"), "strategies",
-                                     problems)
-    cfg.callbacks = _named_sections(hooks, "callback", data.get("callbacks"), "callbacks",
-                                    problems)
+    cfg.strategies = _named_sections(
+        hooks, "strategy", data.get("strategies"), "strategies", problems
+    )
+    cfg.callbacks = _named_sections(hooks, "callback", data.get("callbacks"), "callbacks", problems)
     if problems:
         raise RecipeError(problems, source)
     _ranges(cfg, problems)
@@ -237,17 +242,26 @@ def _strategy_combinations(hooks: Any, cfg: Any) -> list[str]:
     problems: list[str] = []
     reported: set[frozenset] = set()
     for name in sorted(enabled):
-        entry = next((e for e in hooks.components()
-                      if e.component.kind == "strategy" and e.component.name == name), None)
+        entry = next(
+            (
+                e
+                for e in hooks.components()
+                if e.component.kind == "strategy" and e.component.name == name
+            ),
+            None,
+        )
         if entry is None:
             continue
         for other in entry.component.conflicts:
             if other in enabled and frozenset((name, other)) not in reported:
                 reported.add(frozenset((name, other)))
-                problems.append(f"strategies: '{name}' cannot be combined with '{other}'; "
-                                f"remove one of them")
+                problems.append(
+                    f"strategies: '{name}' cannot be combined with '{other}'; remove one of them"
+                )
         for needed in entry.component.requires:
             if needed not in enabled:
-                problems.append(f"strategies.{name}: requires strategy '{needed}'; add "
-                                f"strategies.{needed} to the recipe")
+                problems.append(
+                    f"strategies.{name}: requires strategy '{needed}'; add "
+                    f"strategies.{needed} to the recipe"
+                )
     return problems

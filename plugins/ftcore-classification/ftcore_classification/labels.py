@@ -55,8 +55,9 @@ def encode(value: Any, labels: list[str], multi_label: bool, separator: str) -> 
     return hot
 
 
-def balanced_weights(values: list[Any], labels: list[str], multi_label: bool,
-                     separator: str) -> list[float]:
+def balanced_weights(
+    values: list[Any], labels: list[str], multi_label: bool, separator: str
+) -> list[float]:
     """Inverse-frequency weights, normalised to mean 1."""
     counts = Counter(lab for v in values for lab in as_label_list(v, multi_label, separator))
     raw = [1.0 / max(counts[lab], 1) for lab in labels]

@@ -18,10 +18,14 @@ TASK = "classification"
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [Component(
-        kind="head", name=TASK, schema=ClassificationConfig,
-        description="Single- or multi-label text classification (sequence classification head)",
-    )]
+    return [
+        Component(
+            kind="head",
+            name=TASK,
+            schema=ClassificationConfig,
+            description="Single- or multi-label text classification (sequence classification head)",
+        )
+    ]
 
 
 @ftcore.hookimpl
@@ -36,8 +40,14 @@ def ftcore_data_info(task: str, train_rows: list[dict], head_config: Any) -> Dat
         weights = list(head_config.class_weights)
     elif head_config.balanced_weights:
         weights = lab.balanced_weights(values, names, multi, sep)
-    extra = {"multi_label": multi, "label_separator": sep, "threshold": head_config.threshold,
-             "class_weights": weights, "monitor": "val/accuracy", "mode": "max"}
+    extra = {
+        "multi_label": multi,
+        "label_separator": sep,
+        "threshold": head_config.threshold,
+        "class_weights": weights,
+        "monitor": "val/accuracy",
+        "mode": "max",
+    }
     return DataInfo(task=TASK, labels=names, extra=extra)
 
 
@@ -62,8 +72,9 @@ def _sep(info: DataInfo) -> str:
 
 
 @ftcore.hookimpl
-def ftcore_encode(task: str, rows: list[dict], tokenizer: Any, max_length: int, info: DataInfo,
-                  head_config: Any) -> dict[str, list] | None:
+def ftcore_encode(
+    task: str, rows: list[dict], tokenizer: Any, max_length: int, info: DataInfo, head_config: Any
+) -> dict[str, list] | None:
     if task != TASK:
         return None
     encoded = dict(tokenizer([r["text"] for r in rows], truncation=True, max_length=max_length))
@@ -84,21 +95,25 @@ def ftcore_collate(task: str, features: list[dict], tokenizer: Any, info: DataIn
 
 
 @ftcore.hookimpl
-def ftcore_build_model(task: str, model_path: str, info: DataInfo, head_config: Any,
-                       trust_remote_code: bool) -> Any:
+def ftcore_build_model(
+    task: str, model_path: str, info: DataInfo, head_config: Any, trust_remote_code: bool
+) -> Any:
     if task != TASK:
         return None
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging
 
-    problem = "multi_label_classification" if info.extra["multi_label"] else \
-        "single_label_classification"
+    problem = (
+        "multi_label_classification" if info.extra["multi_label"] else "single_label_classification"
+    )
     verbosity = logging.get_verbosity()
     logging.set_verbosity_error()  # "newly initialized head" is expected here
     logging.disable_progress_bar()
     try:
         return AutoModelForSequenceClassification.from_pretrained(
-            model_path, num_labels=info.num_labels, problem_type=problem,
+            model_path,
+            num_labels=info.num_labels,
+            problem_type=problem,
             id2label=dict(enumerate(info.labels)),
             label2id={name: i for i, name in enumerate(info.labels)},
             trust_remote_code=trust_remote_code,
@@ -128,8 +143,9 @@ def ftcore_step(task: str, model: Any, batch: Any, info: DataInfo, head_config: 
         if multi:
             loss = F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=weight)
         else:
-            loss = F.cross_entropy(logits.float(), target, weight=weight,
-                                   label_smoothing=head_config.label_smoothing)
+            loss = F.cross_entropy(
+                logits.float(), target, weight=weight, label_smoothing=head_config.label_smoothing
+            )
         target = target.long()
     return StepOutput(loss=loss, preds=probs, target=target, extra={"logits": logits})
 
@@ -153,21 +169,27 @@ def ftcore_build_metrics(task: str, info: DataInfo, head_config: Any) -> Any:
     n = info.num_labels
     if info.extra["multi_label"]:
         t = head_config.threshold
-        return MetricCollection({
-            "accuracy": C.MultilabelAccuracy(num_labels=n, threshold=t),
-            "precision": C.MultilabelPrecision(num_labels=n, threshold=t, average="macro"),
-            "recall": C.MultilabelRecall(num_labels=n, threshold=t, average="macro"),
-            "f1": C.MultilabelF1Score(num_labels=n, threshold=t, average="macro"),
-            "f1_per_label": ClasswiseWrapper(
-                C.MultilabelF1Score(num_labels=n, threshold=t, average=None),
-                labels=list(info.labels), prefix="f1_"),
-        })
-    return MetricCollection({
-        "accuracy": C.MulticlassAccuracy(num_classes=n, average="micro"),
-        "precision": C.MulticlassPrecision(num_classes=n, average="macro"),
-        "recall": C.MulticlassRecall(num_classes=n, average="macro"),
-        "f1": C.MulticlassF1Score(num_classes=n, average="macro"),
-    })
+        return MetricCollection(
+            {
+                "accuracy": C.MultilabelAccuracy(num_labels=n, threshold=t),
+                "precision": C.MultilabelPrecision(num_labels=n, threshold=t, average="macro"),
+                "recall": C.MultilabelRecall(num_labels=n, threshold=t, average="macro"),
+                "f1": C.MultilabelF1Score(num_labels=n, threshold=t, average="macro"),
+                "f1_per_label": ClasswiseWrapper(
+                    C.MultilabelF1Score(num_labels=n, threshold=t, average=None),
+                    labels=list(info.labels),
+                    prefix="f1_",
+                ),
+            }
+        )
+    return MetricCollection(
+        {
+            "accuracy": C.MulticlassAccuracy(num_classes=n, average="micro"),
+            "precision": C.MulticlassPrecision(num_classes=n, average="macro"),
+            "recall": C.MulticlassRecall(num_classes=n, average="macro"),
+            "f1": C.MulticlassF1Score(num_classes=n, average="macro"),
+        }
+    )
 
 
 @ftcore.hookimpl
@@ -178,7 +200,17 @@ def ftcore_decode(task: str, output: Any, info: DataInfo) -> list[dict] | None:
     names = info.labels
     if info.extra["multi_label"]:
         threshold = info.extra.get("threshold", 0.5)
-        return [{"labels": [n for n, p in zip(names, ps) if p >= threshold],
-                 "probabilities": dict(zip(names, ps))} for ps in rows]
-    return [{"label": names[max(range(len(ps)), key=ps.__getitem__)],
-             "probabilities": dict(zip(names, ps))} for ps in rows]
+        return [
+            {
+                "labels": [n for n, p in zip(names, ps) if p >= threshold],
+                "probabilities": dict(zip(names, ps)),
+            }
+            for ps in rows
+        ]
+    return [
+        {
+            "label": names[max(range(len(ps)), key=ps.__getitem__)],
+            "probabilities": dict(zip(names, ps)),
+        }
+        for ps in rows
+    ]

