@@ -41,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_commands(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Add the sub-commands plugins contribute (``ftcore_commands``)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found = {}
+    for command in _hooks().commands():
+        if command.name in sub.choices:
+            continue  # core commands and the first plugin to claim a name win
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
+        found[command.name] = command.run
+    return found
+
+
 def _hooks(disable: list[str] = (), strict: bool | None = None) -> Any:
     from ftcore.hooks import Hooks
     from ftcore.manager import get_plugin_manager
@@ -163,22 +175,27 @@ def _report(exc: UserError) -> None:
         print(f"ftcore: error: {exc}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
     parser = _parser()
+    commands = {**COMMANDS, **_plugin_commands(parser)}
     args, extra = parser.parse_known_args(argv)
-    if (
-        extra
-        and args.command in {"run", "validate"}
-        and all("=" in e and not e.startswith("-") for e in extra)
-    ):
-        args.overrides += extra  # key=value after --out
+    overrides_ok = args.command in {"run", "validate"} and all(
+        "=" in e and not e.startswith("-") for e in extra
+    )
+    if extra and overrides_ok:
+        args.overrides += extra  # key=value given after --out
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
-        _parser().print_help()
-        return EXIT_USER_ERROR
+        parser.print_help()
+        raise SystemExit(EXIT_USER_ERROR)
+    return args, commands
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
-        return COMMANDS[args.command](args)
+        args, commands = _parse(argv)
+        return commands[args.command](args)
     except UserError as exc:
         _report(exc)
         return EXIT_USER_ERROR

@@ -11,7 +11,7 @@ from typing import Any
 from ftcore.catalog import provider_hint
 from ftcore.errors import MissingPluginError, UserError, did_you_mean
 from ftcore.manager import FtcorePluginManager
-from ftcore.types import Component, DataInfo, RawSplits, Row, StepOutput
+from ftcore.types import Command, Component, DataInfo, RawSplits, Row, StepOutput
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,9 @@ class Hooks:
             f"{where}: no installed plugin provides {kind} '{name}'{hint}; "
             f"{install}available: {choices}"
         )
+
+    def commands(self) -> list[Command]:
+        return [c for commands in self.hook.ftcore_commands() for c in commands]
 
     def recipe_dirs(self) -> list[str]:
         return [d for dirs in self.hook.ftcore_recipe_dirs() for d in dirs]
@@ -170,10 +173,10 @@ class Hooks:
     # --- steps ----------------------------------------------------------------
 
     def step(
-        self, *, task: str, model: Any, batch: Any, info: DataInfo, head_config: Any
+        self, *, task: str, model: Any, batch: Any, info: DataInfo, head_config: Any, stage: str
     ) -> StepOutput:
         result = self.hook.ftcore_step(
-            task=task, model=model, batch=batch, info=info, head_config=head_config
+            task=task, model=model, batch=batch, info=info, head_config=head_config, stage=stage
         )
         return self._required(result, "ftcore_step", f"task '{task}'")
 
@@ -194,9 +197,17 @@ class Hooks:
 
     # --- export and lifecycle -------------------------------------------------
 
-    def export_model(self, *, model: Any, task: str, info: DataInfo, recipe: Any) -> Any:
+    def export_model(
+        self, *, model: Any, task: str, info: DataInfo, recipe: Any, run_dir: str
+    ) -> Any:
         return self._fold(
-            "ftcore_export_model", "model", model, task=task, info=info, recipe=recipe
+            "ftcore_export_model",
+            "model",
+            model,
+            task=task,
+            info=info,
+            recipe=recipe,
+            run_dir=run_dir,
         )
 
     def run_start(self, *, run: Any) -> None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ftcore.types import Component, DataInfo, RawSplits, Row, StepOutput
+    from ftcore.types import Command, Component, DataInfo, RawSplits, Row, StepOutput
 
 hookspec = pluggy.HookspecMarker("ftcore")
 
@@ -59,6 +59,15 @@ def ftcore_components() -> list[Component]:
     ``callbacks.<x>``). Return a list of :class:`ftcore.types.Component`; each
     component's ``schema`` (a dataclass) validates its recipe section. Two plugins
     returning the same kind and name is reported as a conflict naming both.
+    """
+
+
+@hookspec
+def ftcore_commands() -> list[Command]:
+    """Contribute CLI sub-commands (``ftcore lr-find``, ``ftcore assess``...). *Collecting.*
+
+    Fires when the CLI builds its parser. Return a list of :class:`ftcore.types.Command`.
+    Keep module imports light: heavy libraries belong inside ``Command.run``.
     """
 
 
@@ -199,10 +208,14 @@ def ftcore_lightning_callbacks(recipe: Any, run: Any) -> list[Any]:
 
 
 @hookspec(firstresult=True)
-def ftcore_step(task: str, model: Any, batch: Any, info: DataInfo, head_config: Any) -> StepOutput:
+def ftcore_step(
+    task: str, model: Any, batch: Any, info: DataInfo, head_config: Any, stage: str
+) -> StepOutput:
     """Run the model on one batch and compute the task loss. *First result.*
 
-    Fires for every training, validation and test batch. Return
+    Fires for every training, validation, test and prediction batch; ``stage`` is
+    ``"train"``, ``"val"``, ``"test"`` or ``"predict"`` (the loss may be None when the
+    batch carries no targets, as in prediction). Return
     :class:`ftcore.types.StepOutput` with the loss and the ``preds``/``target``
     tensors the head's metrics take.
     """
@@ -241,11 +254,12 @@ def ftcore_decode(task: str, output: StepOutput, info: DataInfo) -> list[dict] |
 
 
 @hookspec
-def ftcore_export_model(model: Any, task: str, info: DataInfo, recipe: Any) -> Any:
+def ftcore_export_model(model: Any, task: str, info: DataInfo, recipe: Any, run_dir: str) -> Any:
     """Prepare the model that gets exported to ``model/``. *Fold.*
 
     Called plugin by plugin after testing, on the best checkpoint's weights. Return a
-    replacement module (e.g. adapters merged in), or None to keep ``model``.
+    replacement module (e.g. adapters merged in), or None to keep ``model``. A plugin
+    may write extra artefacts under ``run_dir`` (e.g. ``adapter/``).
     """
 
 

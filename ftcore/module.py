@@ -10,7 +10,6 @@ import torch
 from ftcore.types import DataInfo
 
 STAGES = ("train", "val", "test")
-SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
@@ -36,17 +35,18 @@ class FtModule(L.LightningModule):
 
     # --- steps ------------------------------------------------------------------
 
-    def _step(self, batch: Any) -> Any:
+    def _step(self, batch: Any, stage: str) -> Any:
         return self.hooks.step(
             task=self.task,
             model=self.model,
             batch=batch,
             info=self.info,
             head_config=self.recipe.head,
+            stage=stage,
         )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        out = self._step(batch)
+        out = self._step(batch, "train")
         loss = out.loss
         size = len(out.target) if out.target is not None else None
         self.log("train/task_loss", out.loss, batch_size=size)
@@ -59,13 +59,13 @@ class FtModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
-        out = self._step(batch)
+        out = self._step(batch, "val")
         self.log("val/loss", out.loss, prog_bar=True, batch_size=_size(out), sync_dist=True)
         if out.preds is not None:
             self.metrics["val_metrics"].update(out.preds, out.target)
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
-        out = self._step(batch)
+        out = self._step(batch, "test")
         self.log("test/loss", out.loss, batch_size=_size(out), sync_dist=True)
         if out.preds is not None:
             self.metrics["test_metrics"].update(out.preds, out.target)
@@ -106,22 +106,25 @@ class FtModule(L.LightningModule):
         optim = self.recipe.optim
         groups = self.hooks.param_groups(module=self, recipe=self.recipe)
         if groups is None:
-            groups = default_param_groups(self.model, optim.lr, optim.weight_decay)
+            groups = default_param_groups(self.model, learning_rate(optim), optim.weight_decay)
         optimizer = build_optimizer(groups, optim)
-        total = int(self.trainer.estimated_stepping_batches)
-        warmup = optim.warmup_steps or int(optim.warmup_ratio * total)
-        from transformers import get_scheduler
-
-        scheduler = get_scheduler(
-            SCHEDULERS[value(optim.schedule)],
-            optimizer,
-            num_warmup_steps=warmup,
-            num_training_steps=total,
-        )
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+            "lr_scheduler": {"scheduler": self._scheduler(optimizer, groups), "interval": "step"},
         }
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer, groups: list[dict]) -> Any:
+        optim = self.recipe.optim
+        total = int(self.trainer.estimated_stepping_batches)
+        if value(optim.schedule) == "one_cycle":
+            peaks = [g["lr"] for g in optimizer.param_groups]
+            return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total)
+        from ftcore.schedules import lambdas
+
+        warmup = optim.warmup_steps or int(optim.warmup_ratio * total)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambdas(groups, total, warmup, value(optim.schedule))
+        )
 
 
 def value(option: Any) -> str:
@@ -148,6 +151,18 @@ def default_param_groups(model: torch.nn.Module, lr: float, weight_decay: float)
         {"params": no_decay, "weight_decay": 0.0, "lr": lr, "name": "no_decay"},
     ]
     return [g for g in groups if g["params"]]
+
+
+def learning_rate(optim: Any) -> float:
+    """``optim.lr`` as a number; ``auto`` must have been replaced by an LR-finder plugin."""
+    if isinstance(optim.lr, str):
+        from ftcore.errors import UserError
+
+        raise UserError(
+            "optim.lr: 'auto' needs an LR-finder plugin to pick the rate "
+            "(pip install -e plugins/ftcore-lr-finder), or set a number"
+        )
+    return float(optim.lr)
 
 
 def build_optimizer(groups: list[dict], optim: Any) -> torch.optim.Optimizer:

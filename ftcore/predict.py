@@ -76,6 +76,7 @@ class Predictor:
                     batch=batch,
                     info=self.info,
                     head_config=self.recipe.head,
+                    stage="predict",
                 )
                 out.extend(self.hooks.decode(task=task, output=step, info=self.info))
         return out

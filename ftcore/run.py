@@ -157,7 +157,11 @@ def fit_and_test(run: Run) -> tuple[dict, dict]:
 def export(run: Run) -> Path:
     """Write ``model/`` (Hugging Face format, safetensors) atomically via a temp folder."""
     model = run.hooks.export_model(
-        model=run.module.model, task=run.recipe.task, info=run.info, recipe=run.recipe
+        model=run.module.model,
+        task=run.recipe.task,
+        info=run.info,
+        recipe=run.recipe,
+        run_dir=str(run.run_dir),
     )
     final, tmp = run.run_dir / "model", run.run_dir / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ Nothing here imports torch: these types are used by start-up paths
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -94,3 +95,19 @@ class StepOutput:
     preds: Any = None
     target: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A CLI sub-command contributed by a plugin through ``ftcore_commands``.
+
+    name: the sub-command (``ftcore <name>``). help: one line for ``ftcore --help``.
+    add_arguments: called with the sub-command's ``argparse.ArgumentParser``.
+    run: called with the parsed ``argparse.Namespace``; returns the exit code. Raise
+        :class:`ftcore.errors.UserError` for user mistakes (exit code 2, one line).
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Any], int]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from omegaconf import MISSING
 
@@ -29,6 +29,7 @@ class Schedule(str, Enum):
     constant = "constant"
     linear = "linear"
     cosine = "cosine"
+    one_cycle = "one_cycle"
 
 
 class Optimizer(str, Enum):
@@ -81,8 +82,8 @@ class OptimConfig:
     """Optimiser and learning-rate schedule."""
 
     optimizer: Optimizer = Optimizer.adamw
-    # Peak learning rate.
-    lr: float = 5e-5
+    # Peak learning rate, or "auto" to use an LR finder's suggestion (needs its plugin).
+    lr: Union[float, str] = 5e-5
     # Decoupled weight decay (AdamW); not applied to biases and normalisation weights.
     weight_decay: float = 0.01
     # Warm-up as a fraction of all optimiser steps (used when warmup_steps is 0).

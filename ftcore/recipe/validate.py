@@ -166,11 +166,17 @@ def _named_sections(hooks, kind: str, data: Any, path: str, problems: list[str])
 
 
 def _ranges(cfg: Any, problems: list[str]) -> None:
+    if isinstance(cfg.optim.lr, str) and cfg.optim.lr != "auto":
+        try:
+            cfg.optim.lr = float(cfg.optim.lr)
+        except ValueError:
+            problems.append(f"optim.lr: expected a number or 'auto', got {cfg.optim.lr!r}")
+            cfg.optim.lr = 1.0
     checks = [
         ("data.max_length", cfg.data.max_length >= 2, "must be at least 2"),
         ("data.batch_size", cfg.data.batch_size >= 1, "must be at least 1"),
         ("data.eval_batch_size", cfg.data.eval_batch_size >= 1, "must be at least 1"),
-        ("optim.lr", cfg.optim.lr > 0, "must be positive"),
+        ("optim.lr", cfg.optim.lr == "auto" or cfg.optim.lr > 0, "must be positive"),
         ("optim.warmup_ratio", 0 <= cfg.optim.warmup_ratio < 1, "must be in [0, 1)"),
         ("optim.accumulate", cfg.optim.accumulate >= 1, "must be at least 1"),
         ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be at least 1"),
