@@ -8,6 +8,8 @@ from __future__ import annotations
 
 FIRST_PARTY: dict[tuple[str, str], str] = {
     ("head", "classification"): "ftcore-classification",
+    ("head", "regression"): "ftcore-regression",
+    ("strategy", "lora"): "ftcore-lora",
     ("dataset", "rotten_tomatoes"): "ftcore-datasets",
     ("dataset", "bbc_news"): "ftcore-datasets",
     ("dataset", "csv"): "ftcore-datasets",

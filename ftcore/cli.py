@@ -22,9 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="fine-tune: fit, validate each epoch, test the best, export")
-    run.add_argument("recipe", help="a recipe name (see `ftcore recipes`) or a YAML path")
+    run.add_argument(
+        "recipe", nargs="?", help="a recipe name (see `ftcore recipes`) or a YAML path"
+    )
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.lr=3e-5")
     run.add_argument("--out", help="run directory (default runs/<recipe>/<timestamp>)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     val = sub.add_parser("validate", help="resolve and check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
@@ -78,8 +81,19 @@ def _recipe(name: str, overrides: list[str]) -> tuple[Any, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     from ftcore.run import execute
 
-    recipe, hooks = _recipe(args.recipe, args.overrides)
-    summary = execute(recipe, hooks, out=args.out)
+    if args.resume:
+        if args.recipe or args.out:
+            raise UserError(
+                "ftcore run --resume RUN_DIR takes no RECIPE or --out: the run "
+                "directory holds its recipe"
+            )
+        recipe, hooks = _recipe(str(Path(args.resume) / "recipe.yaml"), args.overrides)
+        summary = execute(recipe, hooks, out=args.resume, resume=True)
+    elif not args.recipe:
+        raise UserError("ftcore run: give a RECIPE (see `ftcore recipes`) or --resume RUN_DIR")
+    else:
+        recipe, hooks = _recipe(args.recipe, args.overrides)
+        summary = execute(recipe, hooks, out=args.out)
     tests = ", ".join(f"{k.split('/', 1)[1]}={v:.4f}" for k, v in summary["test"].items())
     print(f"\nftcore: {recipe.name} finished in {summary['timings']['total_seconds']:.0f} s")
     print(f"  test: {tests}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import lightning as L
@@ -74,6 +75,27 @@ class FtModule(L.LightningModule):
         for row, target in zip(decoded, targets):
             self.test_outputs.append({**row, "target": target})
 
+    # --- exact resume: RNG states travel with the checkpoint ----------------------
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["ftcore_rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._pending_rng = checkpoint.get("ftcore_rng")
+
+    def on_train_start(self) -> None:
+        # Lightning hands saved loader positions to the train loader only when it builds that
+        # loader after restoring the checkpoint, but configure_optimizers' use of
+        # estimated_stepping_batches built it before; hand them over now.
+        self.trainer.fit_loop._load_combined_loader_states()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        state = getattr(self, "_pending_rng", None)
+        if state is not None:  # restore just before the first resumed step, as when saved
+            torch.set_rng_state(state["torch"])
+            random.setstate(_as_tuple(state["python"]))
+            self._pending_rng = None
+
     # --- epoch ends: compute and log metrics -------------------------------------
 
     def _log_metrics(self, stage: str) -> None:
@@ -125,6 +147,11 @@ class FtModule(L.LightningModule):
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambdas(groups, total, warmup, value(optim.schedule))
         )
+
+
+def _as_tuple(state: Any) -> tuple:
+    """random.getstate() comes back from a checkpoint with lists for tuples."""
+    return tuple(_as_tuple(s) if isinstance(s, list) else s for s in state)
 
 
 def value(option: Any) -> str:

@@ -91,6 +91,8 @@ def build_trainer(run: Run) -> None:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from ftcore.checkpoint_io import AtomicCheckpointIO
+
     recipe, t = run.recipe, run.recipe.trainer
     metric, mode = monitor(run)
     checkpoint = ModelCheckpoint(
@@ -104,6 +106,7 @@ def build_trainer(run: Run) -> None:
     )
     callbacks = [
         checkpoint,
+        *periodic_checkpoints(run),
         LearningRateMonitor(logging_interval="step"),
         *run.hooks.lightning_callbacks(recipe=recipe, run=run),
     ]
@@ -130,18 +133,59 @@ def build_trainer(run: Run) -> None:
         logger=loggers,
         default_root_dir=run.run_dir,
         enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
     )
+
+
+def periodic_checkpoints(run: Run) -> list[Any]:
+    """last.ckpt every N steps and/or every N minutes, as the recipe asks."""
+    from datetime import timedelta
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    ckpt, found = run.recipe.checkpoint, []
+    folder = run.run_dir / "checkpoints"
+    if ckpt.every_n_steps:
+        found.append(
+            ModelCheckpoint(
+                dirpath=folder, save_last=True, save_top_k=0, every_n_train_steps=ckpt.every_n_steps
+            )
+        )
+    if ckpt.every_n_minutes:
+        found.append(
+            ModelCheckpoint(
+                dirpath=folder,
+                save_last=True,
+                save_top_k=0,
+                train_time_interval=timedelta(minutes=ckpt.every_n_minutes),
+            )
+        )
+    return found
 
 
 def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
     return {k: float(v) for k, v in sorted(metrics.items()) if k.startswith(prefix)}
 
 
-def fit_and_test(run: Run) -> tuple[dict, dict]:
-    """Fit, then test the best checkpoint; return (validation, test) metrics."""
+def resume_checkpoint(run_dir: Path) -> str:
+    """The checkpoint a resumed run continues from: ``checkpoints/last.ckpt``."""
+    from ftcore.errors import UserError
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise UserError(
+            f"{run_dir}: no checkpoints/last.ckpt to resume from; start a new run "
+            f"with `ftcore run RECIPE`"
+        )
+    return str(last)
+
+
+def fit_and_test(run: Run, resume: bool = False) -> tuple[dict, dict]:
+    """Fit (from last.ckpt when resuming), then test the best checkpoint."""
     trainer, hooks = run.trainer, run.hooks
     started = time.perf_counter()
-    trainer.fit(run.module, datamodule=run.datamodule)
+    ckpt_path = resume_checkpoint(run.run_dir) if resume else None
+    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     run.timings["fit_seconds"] = round(time.perf_counter() - started, 1)
     validation = _scalars(trainer.callback_metrics, "val/")
     hooks.fit_end(run=run)
@@ -194,8 +238,13 @@ def summarize(run: Run, validation: dict, test: dict) -> dict[str, Any]:
     }
 
 
-def execute(recipe: Any, hooks: Any, out: str | None = None) -> dict[str, Any]:
-    """Run a validated recipe end to end; return the summary written to metrics.json."""
+def execute(
+    recipe: Any, hooks: Any, out: str | None = None, resume: bool = False
+) -> dict[str, Any]:
+    """Run a validated recipe end to end; return the summary written to metrics.json.
+
+    resume: ``out`` is an earlier run directory; training continues from its last.ckpt.
+    """
     import lightning as L
     import torch
 
@@ -209,7 +258,7 @@ def execute(recipe: Any, hooks: Any, out: str | None = None) -> dict[str, Any]:
     build_module(run)
     build_trainer(run)
     hooks.run_start(run=run)
-    validation, test = fit_and_test(run)
+    validation, test = fit_and_test(run, resume=resume)
     if run.trainer.is_global_zero:
         export(run)
     run.timings["total_seconds"] = round(time.perf_counter() - started, 1)

@@ -136,6 +136,10 @@ class CheckpointConfig:
     mode: Optional[str] = None
     # Keep this many best checkpoints (plus last.ckpt).
     save_top_k: int = 1
+    # Also write last.ckpt every this many optimiser steps (null: at epoch ends only).
+    every_n_steps: Optional[int] = None
+    # Also write last.ckpt every this many minutes of training (null: off).
+    every_n_minutes: Optional[float] = None
 
 
 @dataclass
