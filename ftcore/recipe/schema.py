@@ -81,6 +81,7 @@ class DataConfig:
 class OptimConfig:
     """Optimiser and learning-rate schedule."""
 
+    # AdamW (decoupled weight decay) or SGD with momentum 0.9.
     optimizer: Optimizer = Optimizer.adamw
     # Peak learning rate, or "auto" to use an LR finder's suggestion (needs its plugin).
     lr: Union[float, str] = 5e-5

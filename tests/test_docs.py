@@ -1,0 +1,28 @@
+"""Docs generated from the code are current, and every hook is documented."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from ftcore import hookspecs
+from ftcore.reference import hook_names, hooks_markdown, recipe_markdown
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_reference_docs_are_generated_from_current_code():
+    assert (DOCS / "reference" / "hooks.md").read_text() == hooks_markdown(), (
+        "run: python -m ftcore.reference docs/reference"
+    )
+    assert (DOCS / "reference" / "recipe.md").read_text() == recipe_markdown()
+
+
+def test_every_hook_documented_with_signature_and_in_architecture():
+    reference = (DOCS / "reference" / "hooks.md").read_text()
+    architecture = (DOCS / "architecture.md").read_text()
+    for name in hook_names():
+        func = getattr(hookspecs, name)
+        assert f"def {name}{inspect.signature(func)}" in reference
+        assert inspect.getdoc(func), f"{name} has no docstring"
+        assert name in architecture, f"{name} missing from the loop picture"
