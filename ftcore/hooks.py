@@ -11,7 +11,15 @@ from typing import Any
 from ftcore.catalog import provider_hint
 from ftcore.errors import MissingPluginError, UserError, did_you_mean
 from ftcore.manager import FtcorePluginManager
-from ftcore.types import Command, Component, DataInfo, RawSplits, Row, StepOutput
+from ftcore.types import (
+    Command,
+    Component,
+    DataInfo,
+    RawSplits,
+    ReportSection,
+    Row,
+    StepOutput,
+)
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,30 @@ class Hooks:
     def decode(self, *, task: str, output: StepOutput, info: DataInfo) -> list[dict]:
         result = self.hook.ftcore_decode(task=task, output=output, info=info)
         return self._required(result, "ftcore_decode", f"task '{task}'")
+
+    # --- evaluation -----------------------------------------------------------
+
+    def score(self, *, task: str, predictions: list[dict], info: DataInfo) -> dict[str, float]:
+        result = self.hook.ftcore_score(task=task, predictions=predictions, info=info)
+        return self._required(result, "ftcore_score", f"task '{task}'")
+
+    def baseline(self, *, task: str, run: Any) -> dict[str, list[dict]] | None:
+        return self.hook.ftcore_baseline(task=task, run=run)
+
+    def error_analysis(
+        self, *, task: str, predictions: list[dict], rows: list[Row], info: DataInfo, out_dir: str
+    ) -> list[ReportSection]:
+        result = self.hook.ftcore_error_analysis(
+            task=task, predictions=predictions, rows=rows, info=info, out_dir=out_dir
+        )
+        return result or []
+
+    def forgetting(self, *, task: str, run: Any, model: Any) -> dict[str, Any] | None:
+        return self.hook.ftcore_forgetting(task=task, run=run, model=model)
+
+    def report_sections(self, *, run: Any, summary: dict[str, Any]) -> list[ReportSection]:
+        found = self.hook.ftcore_report_sections(run=run, summary=summary)
+        return [section for sections in found for section in sections]
 
     # --- export and lifecycle -------------------------------------------------
 

@@ -42,7 +42,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ftcore.types import Command, Component, DataInfo, RawSplits, Row, StepOutput
+    from ftcore.types import (
+        Command,
+        Component,
+        DataInfo,
+        RawSplits,
+        ReportSection,
+        Row,
+        StepOutput,
+    )
 
 hookspec = pluggy.HookspecMarker("ftcore")
 
@@ -247,6 +255,62 @@ def ftcore_decode(task: str, output: StepOutput, info: DataInfo) -> list[dict] |
 
     Fires in ``ftcore predict`` and for every test batch. Return one dict per
     example (e.g. ``{"label": "fresh", "probabilities": {...}}``).
+    """
+
+
+# --- Evaluation (implemented by heads; used by evaluation plugins) -------------------
+
+
+@hookspec(firstresult=True)
+def ftcore_score(task: str, predictions: list[dict], info: DataInfo) -> dict[str, float] | None:
+    """Compute the head's test metrics from decoded predictions. *First result.*
+
+    predictions: dicts as produced by ``ftcore_decode`` with the example's ``target``
+    added. Return ``{"accuracy": ..., ...}`` (no stage prefix). Evaluation plugins call
+    this on bootstrap resamples, on baselines and on new data, so it must be a pure
+    function of ``predictions``.
+    """
+
+
+@hookspec(firstresult=True)
+def ftcore_baseline(task: str, run: Any) -> dict[str, list[dict]] | None:
+    """Predict the test split without fine-tuning. *First result.*
+
+    Fires in evaluation plugins before training (``ftcore_run_start``). Return
+    ``{baseline name: predictions}`` in test-split order, each prediction shaped like
+    ``ftcore_decode``'s output plus ``target`` (e.g. a linear probe on the frozen
+    pretrained backbone and a majority-class predictor), or None if not your task.
+    """
+
+
+@hookspec(firstresult=True)
+def ftcore_error_analysis(
+    task: str, predictions: list[dict], rows: list[Row], info: DataInfo, out_dir: str
+) -> list[ReportSection] | None:
+    """Analyse the test predictions' errors. *First result.*
+
+    rows: the test rows (same order as predictions). out_dir: where files such as
+    ``errors.jsonl`` or PNG plots may be written. Return report sections.
+    """
+
+
+@hookspec(firstresult=True)
+def ftcore_forgetting(task: str, run: Any, model: Any) -> dict[str, Any] | None:
+    """Measure how well ``model`` still serves outside the task. *First result.*
+
+    Called with the pretrained and with the fine-tuned model. Return named scores with
+    the per-example values needed for a confidence interval (e.g. a linear probe's
+    per-example correctness on a reference dataset, or per-token losses on a general
+    text), or None if forgetting does not apply.
+    """
+
+
+@hookspec
+def ftcore_report_sections(run: Any, summary: dict[str, Any]) -> list[ReportSection]:
+    """Contribute sections to the run report. *Collecting.*
+
+    Fires when the report is written at the end of a run (e.g. a strategy adds its
+    unfreezing events). Return a list of :class:`ftcore.types.ReportSection`.
     """
 
 

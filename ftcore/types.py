@@ -111,3 +111,16 @@ class Command:
     help: str
     add_arguments: Callable[[Any], None]
     run: Callable[[Any], int]
+
+
+@dataclass
+class ReportSection:
+    """A section of a run report: a title, Markdown text and images.
+
+    images: ``{file name: PNG bytes}``; the Markdown report links them, the HTML report
+    embeds them.
+    """
+
+    title: str
+    markdown: str = ""
+    images: dict[str, bytes] = field(default_factory=dict)
