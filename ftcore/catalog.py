@@ -9,13 +9,26 @@ from __future__ import annotations
 FIRST_PARTY: dict[tuple[str, str], str] = {
     ("head", "classification"): "ftcore-classification",
     ("head", "regression"): "ftcore-regression",
+    ("head", "generation"): "ftcore-generation",
     ("strategy", "lora"): "ftcore-lora",
+    ("strategy", "gradual_unfreezing"): "ftcore-unfreeze",
+    ("strategy", "discriminative_lr"): "ftcore-unfreeze",
+    ("strategy", "l1"): "ftcore-regularization",
+    ("strategy", "l2"): "ftcore-regularization",
+    ("strategy", "l2_sp"): "ftcore-regularization",
+    ("strategy", "l1_sp"): "ftcore-regularization",
+    ("strategy", "early_stopping"): "ftcore-early-stopping",
+    ("strategy", "lr_finder"): "ftcore-lr-finder",
     ("dataset", "rotten_tomatoes"): "ftcore-datasets",
     ("dataset", "bbc_news"): "ftcore-datasets",
+    ("dataset", "gsm8k"): "ftcore-datasets",
+    ("dataset", "hamlet"): "ftcore-datasets",
     ("dataset", "csv"): "ftcore-datasets",
     ("dataset", "jsonl"): "ftcore-datasets",
     ("dataset", "parquet"): "ftcore-datasets",
     ("model", "minilm"): "ftcore-models",
+    ("model", "smollm2-135m"): "ftcore-models",
+    ("evaluation", "evaluation"): "ftcore-evaluation",
 }
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ftcore.errors import RecipeError, UserError
+from ftcore.errors import NonFiniteError, RecipeError, RunInterrupted, UserError
 
 EXIT_USER_ERROR = 2
 
@@ -36,11 +36,22 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("name", nargs="?")
     rec.add_argument("dest", nargs="?")
     sub.add_parser("plugins", help="list plugins: distribution, version, hooks, status")
+    from ftcore import scaffold
+
+    scaffold.add_arguments(
+        sub.add_parser("new-plugin", help="write a new plugin: strategy, head, dataset, callback")
+    )
     pred = sub.add_parser("predict", help="predict with the exported model of a run")
     pred.add_argument("run_dir")
     group = pred.add_mutually_exclusive_group(required=True)
     group.add_argument("--text", help="one text to label")
     group.add_argument("--input", help='a JSONL file with a "text" field per line')
+    group.add_argument("--prompt", help="one prompt to generate from (generation heads)")
+    pred.add_argument(
+        "--adapter",
+        action="store_true",
+        help="use the base model plus the run's adapter/ (e.g. LoRA) instead of model/",
+    )
     return parser
 
 
@@ -165,11 +176,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from ftcore.predict import Predictor, read_inputs
 
-    rows = read_inputs(args.text, args.input)
-    predictor = Predictor(Path(args.run_dir), _hooks())
+    rows = read_inputs(args.text, args.input, args.prompt)
+    predictor = Predictor(Path(args.run_dir), _hooks(), adapter=args.adapter)
     for row, pred in zip(rows, predictor.predict(rows)):
-        print(json.dumps({"text": row["text"], **pred}, ensure_ascii=False))
+        shown = {"prompt": row["prompt"]} if args.prompt is not None else {"text": row["text"]}
+        print(json.dumps({**shown, **pred}, ensure_ascii=False))
     return 0
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from ftcore.scaffold import run
+
+    return run(args)
 
 
 COMMANDS = {
@@ -178,6 +196,7 @@ COMMANDS = {
     "recipes": cmd_recipes,
     "plugins": cmd_plugins,
     "predict": cmd_predict,
+    "new-plugin": cmd_new_plugin,
 }
 
 
@@ -193,7 +212,7 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
     parser = _parser()
     commands = {**COMMANDS, **_plugin_commands(parser)}
     args, extra = parser.parse_known_args(argv)
-    overrides_ok = args.command in {"run", "validate"} and all(
+    overrides_ok = isinstance(getattr(args, "overrides", None), list) and all(
         "=" in e and not e.startswith("-") for e in extra
     )
     if extra and overrides_ok:
@@ -213,9 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         _report(exc)
         return EXIT_USER_ERROR
+    except RunInterrupted as exc:
+        print(f"ftcore: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("ftcore: interrupted", file=sys.stderr)
         return 130
+    except NonFiniteError as exc:  # the run failed; checkpoints are kept
+        print(f"ftcore: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -29,3 +29,11 @@ def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:
 
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+
+
+class RunInterrupted(Exception):
+    """SIGINT/SIGTERM stopped training after a step; a resumable checkpoint was saved."""
+
+
+class NonFiniteError(Exception):
+    """A NaN or Inf loss or gradient stopped the run (message says where and what was kept)."""

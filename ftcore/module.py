@@ -8,9 +8,11 @@ from typing import Any
 import lightning as L
 import torch
 
+from ftcore.safety import check_loss, clip_and_check
 from ftcore.types import DataInfo
 
 STAGES = ("train", "val", "test")
+TRAIN_METRIC_BATCHES = 16  # training batches gathered before one train-metric update
 _NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
@@ -33,6 +35,8 @@ class FtModule(L.LightningModule):
             }
         )
         self.test_outputs: list[dict] = []
+        self.head_config = recipe.head  # read once: omegaconf access is slow in the step loop
+        self._train_batches: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # --- steps ------------------------------------------------------------------
 
@@ -42,22 +46,37 @@ class FtModule(L.LightningModule):
             model=self.model,
             batch=batch,
             info=self.info,
-            head_config=self.recipe.head,
+            head_config=self.head_config,
             stage=stage,
         )
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
         out = self._step(batch, "train")
         loss = out.loss
         size = len(out.target) if out.target is not None else None
-        self.log("train/task_loss", out.loss, batch_size=size)
-        for name, term in self.hooks.loss_terms(module=self, batch=batch, output=out):
-            self.log(f"train/{name}", term, batch_size=size)
+        terms = self.hooks.loss_terms(module=self, batch=batch, output=out)
+        for _, term in terms:
             loss = loss + term
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        if not check_loss(loss, self):
+            return None  # on_nonfinite=skip: Lightning skips backward and the update
+        if _logging_step(self.trainer):  # the loggers only write these on logging steps
+            self.log("train/task_loss", out.loss, batch_size=size)
+            for name, term in terms:
+                self.log(f"train/{name}", term, batch_size=size)
+        if self.trainer.progress_bar_callback is not None or _logging_step(self.trainer):
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
         if out.preds is not None:
-            self.metrics["train_metrics"].update(out.preds.detach(), out.target)
+            self._train_batches.append((out.preds.detach(), out.target))
+            if len(self._train_batches) >= TRAIN_METRIC_BATCHES:
+                self._update_train_metrics()
         return loss
+
+    def _update_train_metrics(self) -> None:
+        """One metric update for many batches: per-batch updates cost a few % of a small step."""
+        if self._train_batches:
+            preds, targets = zip(*self._train_batches)
+            self.metrics["train_metrics"].update(torch.cat(preds), torch.cat(targets))
+            self._train_batches = []
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         out = self._step(batch, "val")
@@ -111,6 +130,7 @@ class FtModule(L.LightningModule):
         collection.reset()
 
     def on_train_epoch_end(self) -> None:
+        self._update_train_metrics()
         self._log_metrics("train")
 
     def on_validation_epoch_end(self) -> None:
@@ -121,15 +141,28 @@ class FtModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test")
+        self.test_outputs = gather_in_order(self.test_outputs, self.trainer)
 
     # --- optimisation -------------------------------------------------------------
+
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: Any = None, gradient_clip_algorithm: Any = None
+    ) -> None:
+        # one gradient norm per step serves both the NaN guard and clipping
+        if not clip_and_check(self, optimizer, gradient_clip_val):
+            super().configure_gradient_clipping(
+                optimizer, gradient_clip_val, gradient_clip_algorithm
+            )
 
     def configure_optimizers(self) -> Any:
         optim = self.recipe.optim
         groups = self.hooks.param_groups(module=self, recipe=self.recipe)
         if groups is None:
             groups = default_param_groups(self.model, learning_rate(optim), optim.weight_decay)
-        optimizer = build_optimizer(groups, optim)
+        # A fused AdamW unscales 16-mixed gradients itself, so Lightning cannot clip them first
+        scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
+        fused = bool(optim.fused) and not (scaled and self.trainer.gradient_clip_val)
+        optimizer = build_optimizer(groups, optim, fused=fused)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": self._scheduler(optimizer, groups), "interval": "step"},
@@ -157,6 +190,32 @@ def _as_tuple(state: Any) -> tuple:
 def value(option: Any) -> str:
     """The string value of an enum-typed recipe option."""
     return str(getattr(option, "value", option))
+
+
+def gather_in_order(rows: list[dict], trainer: Any) -> list[dict]:
+    """Every rank's test rows, in dataset order (all ranks get them); as is in one process.
+
+    Lightning's DistributedSampler gives rank r the examples r, r + W, r + 2W... and pads
+    the last round with repeats of the first examples; those repeats are dropped.
+    """
+    import torch.distributed as dist
+
+    world = trainer.world_size
+    if world < 2 or not (dist.is_available() and dist.is_initialized()):
+        return rows
+    shards: list[Any] = [None] * world
+    dist.all_gather_object(shards, rows)
+    loader = trainer.test_dataloaders
+    loader = loader[0] if isinstance(loader, (list, tuple)) else loader
+    total = len(loader.dataset)
+    ordered = [shard[i] for i in range(len(shards[0])) for shard in shards if i < len(shard)]
+    return ordered[:total]
+
+
+def _logging_step(trainer: Any) -> bool:
+    """Whether Lightning writes the loggers after this training step (log_every_n_steps)."""
+    connector = getattr(trainer, "_logger_connector", None)
+    return bool(getattr(connector, "should_update_logs", True))
 
 
 def _size(out: Any) -> int | None:
@@ -192,9 +251,10 @@ def learning_rate(optim: Any) -> float:
     return float(optim.lr)
 
 
-def build_optimizer(groups: list[dict], optim: Any) -> torch.optim.Optimizer:
+def build_optimizer(
+    groups: list[dict], optim: Any, fused: bool | None = None
+) -> torch.optim.Optimizer:
     if value(optim.optimizer) == "sgd":
         return torch.optim.SGD(groups, lr=optim.lr, momentum=0.9)
-    return torch.optim.AdamW(
-        groups, lr=optim.lr, weight_decay=optim.weight_decay, fused=bool(optim.fused)
-    )
+    fused = bool(optim.fused) if fused is None else fused
+    return torch.optim.AdamW(groups, lr=optim.lr, weight_decay=optim.weight_decay, fused=fused)

@@ -30,25 +30,32 @@ def load_run_recipe(run_dir: Path, hooks: Any) -> Any:
 
 
 class Predictor:
-    """The exported model plus the head's hooks, ready to label new rows."""
+    """The exported model plus the head's hooks, ready to label new rows.
 
-    def __init__(self, run_dir: Path, hooks: Any) -> None:
+    adapter: use the run's base model plus its ``adapter/`` (a PEFT adapter such as LoRA)
+    instead of the merged ``model/``; tokenizer and data facts still come from ``model/``.
+    """
+
+    def __init__(self, run_dir: Path, hooks: Any, adapter: bool = False) -> None:
         from transformers import AutoTokenizer
 
         model_dir = run_dir / "model"
         self.hooks = hooks
         self.recipe = load_run_recipe(run_dir, hooks)
+        adapter_dir = adapter_folder(run_dir) if adapter else None
         if not (model_dir / "ftcore_data_info.json").is_file():
             raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
         self.info = DataInfo.from_dict(read_json(model_dir / "ftcore_data_info.json"))
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = hooks.build_model(
             task=self.recipe.task,
-            model_path=str(model_dir),
+            model_path=base_model(self.recipe, hooks) if adapter else str(model_dir),
             info=self.info,
             head_config=self.recipe.head,
             trust_remote_code=self.recipe.model.trust_remote_code,
         )
+        if adapter_dir is not None:
+            self.model = load_adapter(self.model, adapter_dir)
         self.model.eval()
 
     def predict(self, rows: list[dict]) -> list[dict]:
@@ -58,7 +65,8 @@ class Predictor:
         from ftcore.data.prepare import encode_split
 
         clean = normalizer(list(self.recipe.data.normalize))
-        rows = [{**r, "text": clean(r["text"])} for r in rows]
+        key = self.info.extra.get("text_key", "text")
+        rows = [_normalized(r, _text_key(r, key), clean) for r in rows]
         features = encode_split(rows, self.recipe, self.hooks, self.tokenizer, self.info)
         size, out = self.recipe.data.eval_batch_size, []
         task = self.recipe.task
@@ -82,12 +90,52 @@ class Predictor:
         return out
 
 
-def read_inputs(text: str | None, input_file: str | None) -> list[dict]:
-    """Rows from --text or a JSONL file whose lines hold a "text" field."""
+def _text_key(row: dict, key: str) -> str:
+    """The row's field to normalise: the head's text key, else the input's own field."""
+    return key if key in row else ("prompt" if "prompt" in row else "text")
+
+
+def _normalized(row: dict, key: str, clean: Any) -> dict:
+    return {**row, key: clean(row[key])}
+
+
+def base_model(recipe: Any, hooks: Any) -> str:
+    """The local folder of the pretrained model the run started from."""
+    from ftcore.models import resolve_model
+
+    return resolve_model(recipe, hooks)
+
+
+def adapter_folder(run_dir: Path) -> Path:
+    """The run's ``adapter/`` folder, or a UserError when the run saved none."""
+    folder = run_dir / "adapter"
+    if not (folder / "adapter_config.json").is_file():
+        raise UserError(
+            f"{run_dir} has no adapter/ (only runs with an adapter strategy such as "
+            f"strategies.lora save one); predict without --adapter to use model/"
+        )
+    return folder
+
+
+def load_adapter(model: Any, folder: Path) -> Any:
+    """``model`` with the PEFT adapter saved in ``folder`` (peft's own loader)."""
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise UserError(
+            "--adapter needs the peft package: pip install -e plugins/ftcore-lora"
+        ) from None
+    return PeftModel.from_pretrained(model, str(folder))
+
+
+def read_inputs(text: str | None, input_file: str | None, prompt: str | None = None) -> list[dict]:
+    """Rows from --text, --prompt, or a JSONL file whose lines hold a "text" field."""
     import json
 
     if text is not None:
         return [{"text": text}]
+    if prompt is not None:
+        return [{"prompt": prompt}]
     path = Path(input_file)
     if not path.is_file():
         raise UserError(f"--input: {path} does not exist")

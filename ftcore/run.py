@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,13 +57,60 @@ def load_data(run: Run) -> None:
     )
     raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options, seed=recipe.seed)
     run.data = prepare(raw, recipe, hooks)
-    features = {
-        s: encode_split(run.data.rows[s], recipe, hooks, run.tokenizer, run.info) for s in SPLITS
-    }
+    started = time.perf_counter()
+    features = encode_splits(run)
+    run.timings["encode_seconds"] = round(time.perf_counter() - started, 2)
     from ftcore.data.datamodule import Collator, FtDataModule
 
     collate = Collator(hooks, recipe.task, run.tokenizer, run.info)
     run.datamodule = FtDataModule(features, collate, recipe)
+
+
+def encode_splits(run: Run) -> dict[str, list[dict]]:
+    """Tokenise every split (``ftcore_encode``), through the on-disk cache unless
+    ``data.cache_tokenized`` is false; one feature dict per example."""
+    recipe, hooks = run.recipe, run.hooks
+    if not recipe.data.cache_tokenized:
+        return {
+            s: encode_split(run.data.rows[s], recipe, hooks, run.tokenizer, run.info)
+            for s in SPLITS
+        }
+    from ftcore.data.cache import TokenCache, encode_options
+    from ftcore.models import cache_dir
+
+    def encode(rows: list) -> dict[str, list]:
+        return hooks.encode(
+            task=recipe.task,
+            rows=rows,
+            tokenizer=run.tokenizer,
+            max_length=recipe.data.max_length,
+            info=run.info,
+            head_config=recipe.head,
+        )
+
+    cache = TokenCache(
+        cache_dir(recipe) / "tokenized",
+        run.tokenizer,
+        encode_options(recipe, hooks, run.info),
+        write=global_rank() == 0,
+    )
+    features = {}
+    for split in SPLITS:
+        columns = cache.encode(run.data.rows[split], encode)
+        names = list(columns)
+        features[split] = [dict(zip(names, v)) for v in zip(*(columns[n] for n in names))]
+    return features
+
+
+def global_rank() -> int:
+    """This process's rank as launchers set it (RANK, LOCAL_RANK, SLURM_PROCID), before
+    Lightning's Trainer exists; 0 in a single process."""
+    import os
+
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
+    return 0
 
 
 def build_module(run: Run) -> None:
@@ -77,6 +126,8 @@ def build_module(run: Run) -> None:
     )
     model = hooks.transform_model(model=model, recipe=recipe)
     model.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
+    if recipe.trainer.compile:
+        model.compile()  # in place: parameter names, checkpoints and export are unchanged
     run.module = FtModule(model, recipe, hooks, run.info)
 
 
@@ -92,6 +143,8 @@ def build_trainer(run: Run) -> None:
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     from ftcore.checkpoint_io import AtomicCheckpointIO
+    from ftcore.module import value
+    from ftcore.safety import GracefulStop, NonFiniteGuard
 
     recipe, t = run.recipe, run.recipe.trainer
     metric, mode = monitor(run)
@@ -104,9 +157,12 @@ def build_trainer(run: Run) -> None:
         save_last=True,
         auto_insert_metric_name=False,
     )
+    folder = run.run_dir / "checkpoints"
     callbacks = [
         checkpoint,
         *periodic_checkpoints(run),
+        NonFiniteGuard(value(t.on_nonfinite), t.max_skipped_batches, folder),
+        GracefulStop(folder),
         LearningRateMonitor(logging_interval="step"),
         *run.hooks.lightning_callbacks(recipe=recipe, run=run),
     ]
@@ -167,17 +223,55 @@ def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
     return {k: float(v) for k, v in sorted(metrics.items()) if k.startswith(prefix)}
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (truncated, corrupt), or None if it loads."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    return None if "state_dict" in state and "loops" in state else "not a training checkpoint"
+
+
 def resume_checkpoint(run_dir: Path) -> str:
-    """The checkpoint a resumed run continues from: ``checkpoints/last.ckpt``."""
+    """The newest readable checkpoint (last.ckpt first); corrupt ones are reported, skipped."""
+    import sys
+
     from ftcore.errors import UserError
 
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        raise UserError(
-            f"{run_dir}: no checkpoints/last.ckpt to resume from; start a new run "
-            f"with `ftcore run RECIPE`"
+    folder = run_dir / "checkpoints"
+    found = sorted(
+        folder.glob("*.ckpt"),
+        key=lambda p: (p.name == "last.ckpt", p.stat().st_mtime),
+        reverse=True,
+    )
+    for path in found:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return str(path)
+        print(
+            f"ftcore: checkpoint {path} is unreadable ({problem}); trying the previous one",
+            file=sys.stderr,
         )
-    return str(last)
+    raise UserError(
+        f"{run_dir}: no readable checkpoint in checkpoints/ to resume from; start a "
+        f"new run with `ftcore run RECIPE`"
+    )
+
+
+def stop_on_signal(run: Run) -> None:
+    """After fit: if a signal stopped training, say how to resume instead of testing."""
+    from ftcore.errors import RunInterrupted
+    from ftcore.safety import GracefulStop
+
+    stop = next(c for c in run.trainer.callbacks if isinstance(c, GracefulStop))
+    if stop.signal_name:
+        raise RunInterrupted(
+            f"{stop.signal_name} received: stopped after optimiser step "
+            f"{run.trainer.global_step}, checkpoint saved to {stop.saved}; resume with: "
+            f"ftcore run --resume {run.run_dir}"
+        )
 
 
 def fit_and_test(run: Run, resume: bool = False) -> tuple[dict, dict]:
@@ -186,6 +280,7 @@ def fit_and_test(run: Run, resume: bool = False) -> tuple[dict, dict]:
     started = time.perf_counter()
     ckpt_path = resume_checkpoint(run.run_dir) if resume else None
     trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
+    stop_on_signal(run)
     run.timings["fit_seconds"] = round(time.perf_counter() - started, 1)
     validation = _scalars(trainer.callback_metrics, "val/")
     hooks.fit_end(run=run)
@@ -217,6 +312,13 @@ def export(run: Run) -> Path:
     return final
 
 
+def skipped_batches(run: Run) -> int:
+    """Batches dropped for a non-finite loss or gradient (trainer.on_nonfinite=skip)."""
+    from ftcore.safety import NonFiniteGuard
+
+    return sum(c.skipped for c in run.trainer.callbacks if isinstance(c, NonFiniteGuard))
+
+
 def summarize(run: Run, validation: dict, test: dict) -> dict[str, Any]:
     data = run.data
     return {
@@ -227,6 +329,7 @@ def summarize(run: Run, validation: dict, test: dict) -> dict[str, Any]:
         "best_checkpoint": run.trainer.checkpoint_callback.best_model_path,
         "monitor": dict(zip(("metric", "mode"), monitor(run))),
         "epochs_trained": run.trainer.current_epoch,
+        "skipped_batches": skipped_batches(run),
         "steps_trained": run.trainer.global_step,
         "data": {
             "rows": {s: len(data.rows[s]) for s in SPLITS},
@@ -236,6 +339,49 @@ def summarize(run: Run, validation: dict, test: dict) -> dict[str, Any]:
         },
         "timings": run.timings,
     }
+
+
+RUN_DIR_ENV = "FTCORE_RUN_DIR"
+
+
+def shared_run_dir(recipe: Any, out: str | None) -> Path:
+    """The run directory, the same on every rank of a distributed run.
+
+    Lightning starts the other DDP ranks during ``fit`` by running the same command again;
+    they find rank 0's directory in ``$FTCORE_RUN_DIR`` (a timestamp of their own would
+    differ). Processes started by an outside launcher (torchrun, SLURM's srun) cannot be
+    told, so they need ``--out`` or ``output.run_name``.
+    """
+    import os
+
+    from ftcore.errors import UserError
+
+    out = out or os.environ.get(RUN_DIR_ENV)
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 or (
+        "SLURM_PROCID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1
+    )
+    if launched and not out and not recipe.output.run_name:
+        raise UserError(
+            "a distributed launch (torchrun, srun) needs one run directory for all "
+            "processes: give --out DIR or output.run_name=NAME"
+        )
+    return rundir.run_dir_for(recipe, out)
+
+
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable for the block (child processes inherit it)."""
+    import os
+
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def execute(
@@ -252,13 +398,16 @@ def execute(
     if recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
-    run = Run(recipe=recipe, hooks=hooks, run_dir=rundir.create(rundir.run_dir_for(recipe, out)))
-    write_recipe(run)
+    run = Run(recipe=recipe, hooks=hooks, run_dir=shared_run_dir(recipe, out))
+    if global_rank() == 0:  # the other ranks of a distributed run write nothing there
+        rundir.create(run.run_dir)
+        write_recipe(run)
     load_data(run)
     build_module(run)
     build_trainer(run)
     hooks.run_start(run=run)
-    validation, test = fit_and_test(run, resume=resume)
+    with _env(RUN_DIR_ENV, str(run.run_dir)):  # ranks Lightning starts in fit use this dir
+        validation, test = fit_and_test(run, resume=resume)
     if run.trainer.is_global_zero:
         export(run)
     run.timings["total_seconds"] = round(time.perf_counter() - started, 1)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ComponentKind = Literal["head", "dataset", "model", "strategy", "callback"]
+ComponentKind = Literal["head", "dataset", "model", "strategy", "callback", "evaluation"]
 
 Row = dict[str, Any]
 """One example as a plain dict: ``{"text": ..., "label": ...}`` (heads define the keys)."""
@@ -22,7 +22,8 @@ class Component:
 
     kind: what it is (``head`` for ``task:``, ``dataset`` for ``data.source``,
         ``model`` for ``model.name``, ``strategy`` for a key of ``strategies:``,
-        ``callback`` for a key of ``callbacks:``).
+        ``callback`` for a key of ``callbacks:``, ``evaluation`` for the
+        ``evaluation:`` section; at most one evaluation component is installed).
     name: the name recipes use; unique per kind across all plugins.
     schema: a dataclass type describing the component's own recipe section
         (``head:``, ``data.options``, ``strategies.<name>``, ``callbacks.<name>``),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ftcore_classification.plugin as classification
+
 import ftcore
 from ftcore.models import resolve_model
 from ftcore.testing import MemoryDataset, make_rows
@@ -27,7 +29,7 @@ TEST_BATCH = ["ftcore_collate", "ftcore_step", "ftcore_decode"]
 
 def test_exact_hook_sequence_of_a_run(run_recipe, make_plugin_manager, hook_recorder):
     splits = {"train": make_rows(24), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
-    hooks = make_plugin_manager(MemoryDataset(splits), autoload=True)
+    hooks = make_plugin_manager(MemoryDataset(splits), classification)  # only these two
     recorder = hook_recorder(hooks)
     run_recipe(hooks=hooks)  # batch 8: 3 training batches, 1 validation, 1 test
     expected = (
@@ -58,7 +60,7 @@ def test_fold_hooks_fire_per_plugin_in_order(
             seen.append("export")
             return model
 
-    hooks = make_plugin_manager(memory_dataset, Wrap(), autoload=True)
+    hooks = make_plugin_manager(memory_dataset, classification, Wrap())
     recorder = hook_recorder(hooks)
     run_recipe(hooks=hooks)
     names = recorder.names()

@@ -2,7 +2,8 @@
 
 Sections owned by plugins are typed ``Any`` here and validated against the schema the
 plugin declares through ``ftcore_components``: ``head`` (by ``task``), ``data.options``
-(by ``data.source``), each key of ``strategies`` and of ``callbacks``.
+(by ``data.source``), each key of ``strategies`` and of ``callbacks``, and ``evaluation``
+(by the installed evaluation plugin).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class Schedule(str, Enum):
     linear = "linear"
     cosine = "cosine"
     one_cycle = "one_cycle"
+
+
+class OnNonFinite(str, Enum):
+    stop = "stop"
+    skip = "skip"
 
 
 class Optimizer(str, Enum):
@@ -75,6 +81,9 @@ class DataConfig:
     group_by_length: bool = True
     # DataLoader worker processes (0: load in the training process).
     num_workers: int = 0
+    # Cache the tokenised splits on disk (under the ftcore cache folder, keyed by
+    # tokenizer files, rows and encode options), so a rerun skips tokenisation.
+    cache_tokenized: bool = True
 
 
 @dataclass
@@ -118,13 +127,22 @@ class TrainerConfig:
     num_nodes: int = 1
     # Validate every this fraction of an epoch (1.0: once per epoch).
     val_check_interval: float = 1.0
+    # Write training metrics (train/loss, penalties, learning rates) to the loggers every
+    # this many optimiser steps; ftcore logs them only on those steps.
     log_every_n_steps: int = 10
     # Use deterministic algorithms (exact reproducibility, sometimes slower).
     deterministic: bool = False
     # torch intra-op threads; null: torch's default.
     num_threads: Optional[int] = None
+    # Compile the model's forward with torch.compile (nn.Module.compile). Pays on GPUs and
+    # for long runs of fixed shapes; the first steps are slow while it compiles.
+    compile: bool = False
     # Show Lightning's progress bar.
     progress_bar: bool = True
+    # A NaN/Inf loss or gradient: stop the run (keeping checkpoints) or skip that batch.
+    on_nonfinite: OnNonFinite = OnNonFinite.stop
+    # With on_nonfinite=skip: stop once this many batches were skipped.
+    max_skipped_batches: int = 10
 
 
 @dataclass
@@ -186,10 +204,13 @@ class RecipeConfig:
     # Extra Lightning callbacks contributed by plugins, by name, each with its options.
     callbacks: Any = None
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    # Evaluation options (baselines, confidence intervals, report), validated against the
+    # schema of the installed evaluation plugin.
+    evaluation: Any = None
     output: OutputConfig = field(default_factory=OutputConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
     # Written by `ftcore run` into recipe.yaml (package versions); ignored when read.
     versions: Any = None
 
 
-PLUGIN_SECTIONS = {"head", "strategies", "callbacks"}
+PLUGIN_SECTIONS = {"head", "strategies", "callbacks", "evaluation"}

@@ -6,7 +6,9 @@ raised together as one :class:`RecipeError`.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import typing
 import warnings
 from enum import Enum
@@ -72,11 +74,17 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def check_section(schema: type, data: Any, path: str, problems: list[str]):
-    """Validate ``data`` against dataclass ``schema``; return a structured DictConfig."""
+@functools.cache
+def _template(schema: type) -> Any:
+    """An empty structured config per schema (building one is slow; copying is not)."""
     from omegaconf import OmegaConf
 
-    node = OmegaConf.structured(schema)
+    return OmegaConf.structured(schema)
+
+
+def check_section(schema: type, data: Any, path: str, problems: list[str]):
+    """Validate ``data`` against dataclass ``schema``; return a structured DictConfig."""
+    node = copy.deepcopy(_template(schema))
     if data is None:
         return node
     if not isinstance(data, dict):
@@ -104,6 +112,9 @@ def _assign(node: Any, key: str, value: Any, tp: Any, path: str, problems: list[
         return
     if value is None and typing.get_origin(tp) is not typing.Union and tp is not Any:
         problems.append(f"{path}: must not be null; expected {type_name(tp)}")
+        return
+    if tp is str and not isinstance(value, str):  # omegaconf would turn 5 into "5"
+        problems.append(f"{path}: expected str, got {_short(value)}")
         return
     try:
         with warnings.catch_warnings():  # omegaconf 2.4 warns on str -> Enum conversion
@@ -165,6 +176,33 @@ def _named_sections(hooks, kind: str, data: Any, path: str, problems: list[str])
     return out
 
 
+def _evaluation_section(hooks: Any, data: Any, problems: list[str]) -> Any:
+    """``evaluation:`` against the schema of the one installed evaluation component."""
+    from omegaconf import OmegaConf
+
+    from ftcore.catalog import provider_hint
+
+    found = sorted(
+        {e.component.name for e in hooks.components() if e.component.kind == "evaluation"}
+    )
+    if len(found) > 1:
+        problems.append(
+            f"evaluation: several evaluation plugins are installed ({', '.join(found)}); "
+            f"disable all but one (FTCORE_DISABLE_PLUGINS=name)"
+        )
+    elif found:
+        node = _plugin_section(
+            hooks, "evaluation", found[0], data, "evaluation", "evaluation", problems
+        )
+        return node if node is not None else OmegaConf.create({})
+    elif data:
+        problems.append(
+            f"evaluation: no installed plugin reads this section; "
+            f"{provider_hint('evaluation', 'evaluation')}or remove the section"
+        )
+    return OmegaConf.create({})
+
+
 def _ranges(cfg: Any, problems: list[str]) -> None:
     if isinstance(cfg.optim.lr, str) and cfg.optim.lr != "auto":
         try:
@@ -173,6 +211,7 @@ def _ranges(cfg: Any, problems: list[str]) -> None:
             problems.append(f"optim.lr: expected a number or 'auto', got {cfg.optim.lr!r}")
             cfg.optim.lr = 1.0
     checks = [
+        ("model.name", bool(cfg.model.name.strip()), "must not be empty"),
         ("data.max_length", cfg.data.max_length >= 2, "must be at least 2"),
         ("data.batch_size", cfg.data.batch_size >= 1, "must be at least 1"),
         ("data.eval_batch_size", cfg.data.eval_batch_size >= 1, "must be at least 1"),
@@ -209,7 +248,9 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
     problems: list[str] = []
     data = resolve(raw, "", problems)
     data.setdefault("name", default_name)
-    core = {k: v for k, v in data.items() if k not in {"head", "strategies", "callbacks"}}
+    core = {
+        k: v for k, v in data.items() if k not in {"head", "strategies", "callbacks", "evaluation"}
+    }
     data_section = core.get("data")
     options = data_section.pop("options", None) if isinstance(data_section, dict) else None
     cfg = check_section(RecipeConfig, core, "", problems)
@@ -221,6 +262,7 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
     cfg.data.options = OmegaConf.create(options if isinstance(options, dict) else {})
     if not training:
         cfg.strategies, cfg.callbacks = data.get("strategies"), data.get("callbacks")
+        cfg.evaluation = data.get("evaluation")
         if problems:
             raise RecipeError(problems, source)
         return cfg
@@ -233,6 +275,7 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
         hooks, "strategy", data.get("strategies"), "strategies", problems
     )
     cfg.callbacks = _named_sections(hooks, "callback", data.get("callbacks"), "callbacks", problems)
+    cfg.evaluation = _evaluation_section(hooks, data.get("evaluation"), problems)
     if problems:
         raise RecipeError(problems, source)
     _ranges(cfg, problems)

@@ -11,6 +11,12 @@ from typing import Any
 import ftcore
 from ftcore.types import Component, DataInfo, StepOutput
 from ftcore_classification import labels as lab
+from ftcore_classification.evaluation import (  # noqa: F401 - registers the evaluation hooks
+    ftcore_baseline,
+    ftcore_error_analysis,
+    ftcore_forgetting,
+    ftcore_score,
+)
 from ftcore_classification.schema import ClassificationConfig
 
 TASK = "classification"

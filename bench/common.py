@@ -1,0 +1,186 @@
+"""What every benchmark shares: alternating runner, medians, the heavy lock, step clocks.
+
+Nothing here imports torch: the orchestrator (``bench.run``) stays light, and every side
+of a comparison runs in its own fresh Python process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK = os.environ.get("FTCORE_BENCH_LOCK", "/tmp/ftcore-heavy.lock")
+USE_LOCK = True
+
+
+@contextlib.contextmanager
+def heavy_lock(what: str) -> Iterator[None]:
+    """Hold the machine-wide lock for heavy jobs while timing (others take it for real runs)."""
+    if not USE_LOCK:
+        yield
+        return
+    with open(LOCK, "a") as handle:
+        started = time.perf_counter()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = time.perf_counter() - started
+        if waited > 1:
+            log(f"  waited {waited:.0f} s for {LOCK} ({what})")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def alternate(sides: list[str], rounds: int, measure: Callable[[str, int], Any]) -> dict:
+    """Measure every side ``rounds`` times, alternating A B C, C B A, A B C... back to back.
+
+    Returns {side: [result of each round]}; the reversed order of every second round
+    cancels a slow drift of the machine's speed.
+    """
+    found: dict[str, list[Any]] = {side: [] for side in sides}
+    for r in range(rounds):
+        for side in sides if r % 2 == 0 else list(reversed(sides)):
+            found[side].append(measure(side, r))
+    return found
+
+
+def python_job(
+    module: str, args: list[str], timeout: float = 1800, env: dict | None = None
+) -> dict:
+    """Run ``python -m bench.<module> ARGS --out FILE`` and return the JSON it wrote there.
+
+    Also returns ``peak_rss_mb`` (the child's own peak resident memory, from wait4) and
+    ``wall_seconds``.
+    """
+    with tempfile.TemporaryDirectory(prefix="ftcore-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, "-m", f"bench.{module}", *args, "--out", str(out)]
+        result = process(command, timeout, env=env, cwd=ROOT)
+        if result["returncode"] != 0:
+            raise RuntimeError(
+                f"{' '.join(command[2:])} failed ({result['returncode']}):\n{result['stderr']}"
+            )
+        found = json.loads(out.read_text()) if out.exists() else {}
+    found.setdefault("peak_rss_mb", result["peak_rss_mb"])
+    found.setdefault("wall_seconds", result["wall_seconds"])
+    return found
+
+
+def process(
+    command: list[str], timeout: float = 600, env: dict | None = None, cwd: Path | None = None
+) -> dict[str, Any]:
+    """Run a command; its wall time, exit code, stderr tail and peak RSS (its own, via wait4)."""
+    full_env = {**os.environ, **(env or {})}
+    with tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, env=full_env, cwd=cwd, text=True
+        )
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read()[-4000:]
+    return {
+        "returncode": proc.returncode,
+        "wall_seconds": wall,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+        "stderr": tail,
+    }
+
+
+def machine() -> dict[str, Any]:
+    """The machine the numbers come from (CPU model and flags that matter, memory)."""
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    with contextlib.suppress(OSError):
+        text = Path("/proc/cpuinfo").read_text()
+        names = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln]
+        flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split()
+        info["cpu"] = names[0] if names else "?"
+        info["cpu_flags"] = sorted(f for f in flags if f.startswith(("avx512_bf16", "amx")))
+    with contextlib.suppress(OSError):
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["memory_gb"] = round(int(mem) / 2**20, 1)
+    versions = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m, json; print(json.dumps({d: m.version(d) for d in "
+            "['torch', 'lightning', 'transformers', 'accelerate', 'torchmetrics']}))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    with contextlib.suppress(ValueError):
+        info["versions"] = json.loads(versions.stdout)
+    return info
+
+
+class StepClock:
+    """Time stamps at the end of every training step; statistics after the warm-up."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.stamps: list[float] = []
+
+    def tick(self) -> None:
+        self.stamps.append(time.perf_counter())
+
+    def result(self) -> dict[str, Any]:
+        """Mean and median step time (ms) over the steps after ``warmup``.
+
+        The mean is the window's wall time over its step count, so periodic costs (logging
+        every n steps) count; the median shows the typical step.
+        """
+        timed = self.stamps[self.warmup - 1 :] if self.warmup > 0 else self.stamps
+        if len(timed) < 2:
+            return {"steps": 0}
+        gaps = [b - a for a, b in zip(timed, timed[1:])]
+        return {
+            "steps": len(gaps),
+            "mean_ms": round(1000 * (timed[-1] - timed[0]) / len(gaps), 3),
+            "median_ms": round(1000 * statistics.median(gaps), 3),
+        }
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,124 @@
+"""The plain PyTorch side of the memory benchmark: ``python -m bench.memory RECIPE [KEY=VALUE
+...] --out FILE``.
+
+It trains on exactly the batches ``ftcore run RECIPE`` trains on: the same rows, encoding,
+collation and length-grouped order (ftcore's data preparation, which imports neither
+Lightning nor torchmetrics), one epoch with the same optimiser, schedule and clipping,
+then evaluates the validation and test splits, like a run. No Lightning, no loggers, no
+checkpoints. The orchestrator reads its peak RSS from ``wait4``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def batches(run: Any, split: str, size: int, order: list[int]) -> Any:
+    collate = run.hooks.collate
+    features = run.features[split]
+    for start in range(0, len(order), size):
+        chunk = [features[i] for i in order[start : start + size]]
+        yield collate(task=run.recipe.task, features=chunk, tokenizer=run.tokenizer, info=run.info)
+
+
+def epoch_order(lengths: list[int], batch_size: int, seed: int, grouped: bool) -> list[int]:
+    """ftcore's epoch-0 order (``ftcore.data.datamodule.epoch_order``), without Lightning."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed * 100_003)
+    if not grouped:
+        return torch.randperm(len(lengths), generator=generator).tolist()
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    return list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
+
+
+def param_groups(model: Any, lr: float, weight_decay: float) -> list[dict]:
+    """``ftcore.module.default_param_groups`` (that module imports Lightning)."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [
+        {"params": [p for n, p in named if not n.endswith(no_decay)], "weight_decay": weight_decay},
+        {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("recipe")
+    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    import torch
+    from transformers import AutoTokenizer
+
+    from bench.common import write_json
+    from ftcore.cli import _recipe
+    from ftcore.data.prepare import prepare
+    from ftcore.models import resolve_model
+    from ftcore.run import Run, encode_splits
+    from ftcore.schedules import lambdas
+
+    recipe, hooks = _recipe(args.recipe, args.overrides)
+    if recipe.trainer.num_threads:
+        torch.set_num_threads(recipe.trainer.num_threads)
+    torch.manual_seed(recipe.seed)
+    run = Run(recipe=recipe, hooks=hooks, run_dir=Path("."))
+    run.model_path = resolve_model(recipe, hooks)
+    run.tokenizer = AutoTokenizer.from_pretrained(run.model_path)
+    raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options, seed=recipe.seed)
+    run.data = prepare(raw, recipe, hooks)
+    run.features = encode_splits(run)
+    model = hooks.build_model(
+        task=recipe.task,
+        model_path=run.model_path,
+        info=run.info,
+        head_config=recipe.head,
+        trust_remote_code=False,
+    ).train()
+    data, optim = recipe.data, recipe.optim
+    train = run.features["train"]
+    order = epoch_order(
+        [len(f["input_ids"]) for f in train], data.batch_size, recipe.seed, data.group_by_length
+    )
+    steps = -(-len(order) // data.batch_size)
+    groups = param_groups(model, float(optim.lr), optim.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=float(optim.lr), fused=bool(optim.fused))
+    warmup = optim.warmup_steps or int(optim.warmup_ratio * steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambdas(groups, steps, warmup, str(getattr(optim.schedule, "value", "")))
+    )
+    for batch in batches(run, "train", data.batch_size, order):
+        out = model(**batch)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip or float("inf"))
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+    model.eval()
+    correct = {}
+    with torch.no_grad():
+        for split in ("validation", "test"):
+            right = total = 0
+            order = list(range(len(run.features[split])))
+            for batch in batches(run, split, data.eval_batch_size, order):
+                preds = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.argmax(-1)
+                right += int((preds == batch["labels"]).sum())
+                total += len(preds)
+            correct[split] = round(right / total, 4)
+    write_json(
+        args.out,
+        {
+            "steps": steps,
+            "accuracy": correct,
+            "imports_lightning": "lightning" in sys.modules,
+            "imports_torchmetrics": "torchmetrics" in sys.modules,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""ftcore-callbacks: Lightning callbacks for ftcore recipes (``callbacks:`` section)."""

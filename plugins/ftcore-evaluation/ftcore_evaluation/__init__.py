@@ -1,0 +1,1 @@
+"""ftcore evaluation plugin: honest evaluation and the decision to fine-tune."""

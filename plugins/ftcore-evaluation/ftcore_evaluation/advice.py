@@ -1,0 +1,397 @@
+"""``ftcore assess``: run the measurements, turn them into advice, write the assessment."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ftcore.io import atomic_write_json, atomic_write_text
+from ftcore_evaluation import assess, datasummary, plots, scoring, stats
+from ftcore_evaluation.report import code, escape, table
+from ftcore_evaluation.scoring import Bootstrap, fmt_interval
+
+RESERVE_SECONDS = 8.0
+
+
+def log(message: str) -> None:
+    print(f"assess: {message}", file=sys.stderr, flush=True)
+
+
+def _bounded(values: list[float]) -> bool:
+    return all(0.0 <= v <= 1.0 for v in values)
+
+
+def amount(x: float, bounded: bool) -> str:
+    return f"{x * 100:+.1f} points" if bounded else f"{x:+.4f}"
+
+
+def span(i: dict, bounded: bool) -> str:
+    shown = amount(i["value"], bounded)
+    if i.get("low") is None:
+        return shown
+    return f"{shown} (CI {amount(i['low'], bounded)} to {amount(i['high'], bounded)})"
+
+
+def best_baseline(model: assess.Model) -> tuple[str, str, bool] | None:
+    """(baseline name, metric, higher is better) of the strongest baseline."""
+    points = model.baselines.points
+    if not points:
+        return None
+    metric = scoring.primary_metric(list(next(iter(points.values()))), model.info)
+    higher = scoring.higher_is_better(metric, model.info)
+    return scoring.best_baseline(model.baselines, list(points), metric, higher), metric, higher
+
+
+def paired(draws_a: np.ndarray, draws_b: np.ndarray, value: float, boot: Bootstrap) -> dict:
+    """Interval of a difference whose draws share resampled examples."""
+    low, high = stats.percentile_interval(draws_a - draws_b, boot.confidence)
+    return stats.Interval(value, low, high).to_dict()
+
+
+def fine_tune_advice(model: assess.Model, projection: dict, boot: Bootstrap) -> list[str]:
+    found = best_baseline(model)
+    if found is None:
+        return ["The head evaluates no baseline, so there is nothing to compare fine-tuning with."]
+    name, metric, higher = found
+    base = model.baselines.intervals[name][metric]
+    bounded = _bounded([base.value, projection.get("full", {}).get("value", 0.0)])
+    if not projection:
+        best = max(model.curve, key=lambda p: p.rows) if model.curve else None
+        shown = fmt_interval(best.metrics[metric]) if best else "n/a"
+        return [
+            f"No projection (the learning curve needs at least two points; raise --budget). "
+            f"The {name} baseline scores {metric} {fmt_interval(base)}; the largest short run "
+            f"scored {shown}."
+        ]
+    full = projection["full"]
+    base_draws = model.baselines.draws[name].get(metric, np.array([]))
+    gain = {"value": full["value"] - base.value, "low": None, "high": None}
+    if "full" in projection["draws"] and base_draws.size:
+        gain = paired(projection["draws"]["full"], base_draws, gain["value"], boot)
+    sign = 1.0 if higher else -1.0
+    better = sign * gain["value"] > 0
+    certain = gain["low"] is not None and (gain["low"] > 0 or gain["high"] < 0)
+    shown = f"projected {metric} {fmt_interval(full)} vs {fmt_interval(base)} for the {name}"
+    if certain and better:
+        lines = [f"Fine-tuning is likely to pay: {shown}, a gain of {span(gain, bounded)}."]
+    elif not certain:
+        lines = [
+            f"The {name} baseline ({base.value:.4f}) is within the CI of the projected "
+            f"fine-tuned score ({shown}; difference {span(gain, bounded)}): fine-tuning is "
+            f"unlikely to pay; the {name} is the cheaper choice."
+        ]
+    else:
+        lines = [f"Fine-tuning is projected to do worse than the {name}: {shown}."]
+    return lines + more_data_advice(projection, metric, higher, bounded, boot)
+
+
+def more_data_advice(
+    projection: dict, metric: str, higher: bool, bounded: bool, boot: Bootstrap
+) -> list[str]:
+    full, double = projection["full"], projection["double"]
+    extra = {"value": double["value"] - full["value"], "low": None, "high": None}
+    if "double" in projection["draws"]:
+        draws = projection["draws"]
+        extra = paired(draws["double"], draws["full"], extra["value"], boot)
+    gain = extra["value"] if higher else -extra["value"]
+    worth = (
+        gain > (0.01 if bounded else 0.0)
+        and extra["low"] is not None
+        and (extra["low"] > 0 if higher else extra["high"] < 0)
+    )
+    verdict = "collecting more data is worth it" if worth else "more data is unlikely to help much"
+    return [
+        f"Twice the training data ({double['rows']} rows) is projected to change {metric} by "
+        f"{span(extra, bounded)}: {verdict}."
+    ]
+
+
+def data_advice(facts: dict[str, Any]) -> list[str]:
+    lines = []
+    dup = facts.get("duplicates", {})
+    if dup.get("test_in_train_share", 0) > 0.01:
+        lines.append(
+            f"Leakage: {dup['test_in_train']} test texts ({dup['test_in_train_share']:.1%}) also "
+            f"occur in the training split; test scores will be optimistic. Deduplicate first."
+        )
+    if dup.get("train_duplicates", 0) > 0.05 * max(facts["rows"].get("train", 1), 1):
+        lines.append(f"{dup['train_duplicates']} duplicate training texts; consider removing them.")
+    lengths = facts.get("token_lengths", {})
+    if lengths.get("truncated_share", 0) > 0.2:
+        lines.append(
+            f"{lengths['truncated_share']:.0%} of training texts are longer than max_length="
+            f"{lengths['max_length']} tokens (95th percentile {lengths['p95']:.0f}); a larger "
+            f"data.max_length may help, at a higher cost per step."
+        )
+    counts = facts.get("labels", {}).get("train", {})
+    if counts and "mean" not in counts and min(counts.values()) * 5 < max(counts.values()):
+        lines.append(
+            "The labels are imbalanced (largest class over 5x the smallest); consider "
+            "head.balanced_weights=true and watch macro F1, not accuracy."
+        )
+    return lines
+
+
+def cost_advice(model: assess.Model) -> str:
+    c = model.cost
+    return (
+        f"Expected full run: ~{c['run_seconds'] / 60:.1f} min ({c['total_steps']} optimiser steps "
+        f"at {c['seconds_per_step']:.3f} s/step measured here, {c['epoch_seconds']:.0f} s per "
+        f"epoch with validation), training memory ≈ {c['training_memory_estimate_mib']} MiB for "
+        f"weights, gradients and AdamW state; peak RSS of this assessment "
+        f"{c.get('peak_rss_mib', '?')} MiB."
+    )
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+
+def baselines_markdown(model: assess.Model) -> str:
+    found = model.baselines.intervals
+    if not found:
+        return "No baseline (the head implements no `ftcore_baseline`)."
+    names = list(next(iter(found.values())))
+    rows = [[m, *(fmt_interval(v[m]) for v in found.values())] for m in names]
+    return (
+        f"Scored on a holdout of {model.holdout} validation examples (the test split is not "
+        f"used), in {model.baseline_seconds:.0f} s.\n\n"
+        + table(["metric", *map(escape, found)], rows)
+    )
+
+
+def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
+    if not model.curve:
+        return "No learning curve (no time left in the budget)."
+    rows = [
+        [p.rows, p.steps, f"{p.fit_seconds:.0f}", fmt_interval(p.metrics[metric])]
+        for p in model.curve
+    ]
+    text = table(["training rows", "steps", "fit s", f"{metric} [CI]"], rows)
+    if projection:
+        text += (
+            f"\n\nFitted {code(projection['law'])} with a = {projection['a']:.4g}, b = "
+            f"{projection['b']:.3f}. Projected {metric}: {fmt_interval(projection['full'])} at "
+            f"the full {projection['full']['rows']} rows, {fmt_interval(projection['double'])} "
+            f"at {projection['double']['rows']}."
+        )
+    return text
+
+
+def cost_markdown(model: assess.Model) -> str:
+    c = model.cost
+    p = c["parameters"]
+    rows = [
+        ["parameters", f"{p['total']:,} total, {p['trainable']:,} trainable"],
+        ["seconds per optimiser step (measured)", f"{c['seconds_per_step']:.3f}"],
+        ["steps per epoch / whole run", f"{c['steps_per_epoch']} / {c['total_steps']}"],
+        ["evaluation throughput", f"{c['eval_examples_per_second']:.0f} examples/s"],
+        ["projected epoch (with validation)", f"{c['epoch_seconds']:.0f} s"],
+        ["projected run", f"{c['run_seconds'] / 60:.1f} min"],
+        ["training memory estimate", f"{c['training_memory_estimate_mib']} MiB"],
+        ["peak RSS (this process)", f"{c.get('peak_rss_mib', '?')} MiB"],
+    ]
+    if "gpu_peak_mib" in c:
+        rows.append(["peak GPU memory", f"{c['gpu_peak_mib']} MiB"])
+    return table(["what", "value"], rows)
+
+
+def ranking(models: list[assess.Model]) -> list[dict[str, Any]]:
+    """Candidates by their best baseline score, then size."""
+    out = []
+    for m in models:
+        found = best_baseline(m)
+        value = m.baselines.intervals[found[0]][found[1]] if found else None
+        out.append(
+            {
+                "model": m.name,
+                "baseline": found[0] if found else None,
+                "metric": found[1] if found else None,
+                "score": value.to_dict() if value else None,
+                "higher_is_better": found[2] if found else True,
+                "parameters": m.cost["parameters"]["total"],
+                "run_minutes": round(m.cost["run_seconds"] / 60, 1),
+                "memory_mib": m.cost["training_memory_estimate_mib"],
+            }
+        )
+    return sorted(out, key=_rank_key)
+
+
+def _rank_key(row: dict[str, Any]) -> tuple[float, int]:
+    score = (row["score"] or {"value": math.nan})["value"]
+    sign = -1.0 if row["higher_is_better"] else 1.0
+    return (math.inf if math.isnan(score) else sign * score, row["parameters"])
+
+
+def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            i + 1,
+            code(r["model"]),
+            f"{r['metric']} {fmt_interval(r['score'])} ({escape(r['baseline'])})"
+            if r["score"]
+            else "n/a",
+            f"{r['parameters'] / 1e6:.1f}M",
+            f"{r['run_minutes']:.1f} min",
+            f"{r['memory_mib']} MiB",
+        ]
+        for i, r in enumerate(ranked)
+    ]
+    return (
+        "Ranked by the strongest baseline's score (a proxy for how well the pretrained "
+        "representation fits the task), then by size.\n\n"
+        + table(["rank", "model", "baseline [CI]", "parameters", "projected run", "memory"], rows)
+    )
+
+
+def _bounds(points: list[assess.Point], metric: str) -> tuple[list, list, list]:
+    values = [p.metrics[metric] for p in points]
+    ys = [v["value"] for v in values]
+    below = [y - (v["low"] if v["low"] is not None else y) for v, y in zip(values, ys)]
+    above = [(v["high"] if v["high"] is not None else y) - y for v, y in zip(values, ys)]
+    return ys, below, above
+
+
+def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | None:
+    if not model.curve:
+        return None
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    xs = [p.rows for p in model.curve]
+    ys, below, above = _bounds(model.curve, metric)
+    ax.errorbar(xs, ys, yerr=[below, above], fmt="o", label="short runs (CI)")
+    if projection:
+        grid = np.geomspace(min(xs), projection["double"]["rows"], 50)
+        gaps = projection["a"] * grid ** -projection["b"]
+        ax.plot(grid, assess.gap_of(gaps, projection["higher"]), "--", label="fitted power law")
+        for label in ("full", "double"):
+            point = projection[label]
+            ax.plot(point["rows"], point["value"], "s", label=f"projected ({label} data)")
+    found = best_baseline(model)
+    if found:
+        base = model.baselines.intervals[found[0]][found[1]]
+        ax.axhline(base.value, color="gray", linestyle=":", label=found[0])
+    ax.set_xscale("log")
+    ax.set_xlabel("training rows")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("Learning curve (holdout of the validation split)")
+    return plots.png(fig)
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def model_json(model: assess.Model, projection: dict) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "holdout_rows": model.holdout,
+        "baselines": {
+            n: {m: i.to_dict() for m, i in found.items()}
+            for n, found in model.baselines.intervals.items()
+        },
+        "baseline_seconds": model.baseline_seconds,
+        "learning_curve": [p.to_dict() for p in model.curve],
+        "projection": {k: v for k, v in projection.items() if k != "draws"},
+        "cost": model.cost,
+        "seconds": model.seconds,
+    }
+
+
+def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str]:
+    found = best_baseline(main)
+    metric = found[1] if found else next(iter(main.curve[0].metrics)) if main.curve else ""
+    higher = found[2] if found else True
+    projection = (
+        assess.project(main.curve, metric, higher, main.sizes["train"], boot) if metric else {}
+    )
+    lines = fine_tune_advice(main, projection, boot) + data_advice(main.data)
+    return lines + [cost_advice(main)], projection, metric
+
+
+def assessment_markdown(
+    recipe: Any, main: assess.Model, others: list[assess.Model], advice: tuple, seconds: float
+) -> str:
+    lines, projection, metric = advice
+    parts = [
+        f"# Assessment: {escape(recipe.name)}",
+        f"Model {code(main.name)}, data {code(recipe.data.source)}, task {code(recipe.task)}; "
+        f"assessed in {seconds:.0f} s.",
+        "## Recommendation",
+        "\n".join(f"- {escape(line, 2000)}" for line in lines),
+        "## Data",
+        datasummary.markdown(main.data),
+        "## Baseline",
+        baselines_markdown(main),
+        "## Learning curve",
+        curve_markdown(main, projection, metric),
+    ]
+    if main.curve:
+        parts.append("![learning curve](learning_curve.png)")
+    parts += ["## Cost", cost_markdown(main)]
+    if others:
+        parts += ["## Model choice", ranking_markdown(ranking([main, *others]))]
+    return "\n\n".join(parts) + "\n"
+
+
+def default_out(recipe: Any) -> Path:
+    root = Path(recipe.output.root).expanduser()
+    return root / recipe.name / f"assessment-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
+    """Measure, advise, write ``assessment.md``/``.json``; return the folder and the text."""
+    import lightning as L
+    import torch
+
+    from ftcore.recipe import load_recipe
+    from ftcore_evaluation.evaluate import bootstrap_of, options
+
+    started = time.perf_counter()
+    overrides = [*args.overrides, "evaluation.forgetting_during_training=false"]
+    recipe = load_recipe(args.recipe, overrides, hooks)
+    cfg = options(recipe)
+    boot = bootstrap_of(cfg)
+    if args.samples is not None:
+        boot = Bootstrap(args.samples, boot.confidence, boot.seed)
+    if recipe.trainer.num_threads:
+        torch.set_num_threads(recipe.trainer.num_threads)
+    L.seed_everything(recipe.seed, verbose=False)
+    out = Path(args.out) if args.out else default_out(recipe)
+    work = out / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    names = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    others = []
+    try:
+        for name in (n for n in names if n != recipe.model.name):
+            other = load_recipe(args.recipe, [*overrides, f"model.name={name}"], hooks)
+            others.append(assess.assess_model(other, hooks, work, boot, log, None))
+        left = args.budget - (time.perf_counter() - started) - RESERVE_SECONDS
+        main = assess.assess_model(recipe, hooks, work, boot, log, max(left, 1.0))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    advice = advise(main, boot)
+    seconds = time.perf_counter() - started
+    text = assessment_markdown(recipe, main, others, advice, seconds)
+    image = curve_png(main, advice[1], advice[2])
+    if image:
+        (out / "learning_curve.png").write_bytes(image)
+    result = {
+        "recipe": recipe.name,
+        "seconds": round(seconds, 1),
+        "bootstrap": boot.to_dict(),
+        "recommendation": advice[0],
+        "data": main.data,
+        **model_json(main, advice[1]),
+        "candidates": [model_json(m, {}) for m in others],
+        "ranking": ranking([main, *others]) if others else [],
+    }
+    atomic_write_json(out / "assessment.json", result)
+    atomic_write_text(out / "assessment.md", text)
+    return out, text

@@ -1,0 +1,67 @@
+"""``ftcore compare RUN_A RUN_B``: a paired comparison of two runs on the same test set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ftcore.errors import UserError
+from ftcore.io import read_json
+from ftcore.types import DataInfo
+
+
+def load_run(run_dir: Path) -> tuple[str, DataInfo, list[dict]]:
+    """A finished run's task, data facts and test predictions (with targets)."""
+    from omegaconf import OmegaConf
+
+    files = [run_dir / "recipe.yaml", run_dir / "predictions.json"]
+    info_file = run_dir / "model" / "ftcore_data_info.json"
+    missing = [f.name for f in (*files, info_file) if not f.is_file()]
+    if missing:
+        raise UserError(
+            f"{run_dir}: not a finished ftcore run (missing {', '.join(missing)}); "
+            f"give the folder `ftcore run` printed"
+        )
+    task = str(OmegaConf.load(files[0]).task)
+    return task, DataInfo.from_dict(read_json(info_file)), read_json(files[1])
+
+
+def check_same_test_set(a: tuple, b: tuple, names: tuple[str, str]) -> None:
+    (task_a, info_a, preds_a), (task_b, info_b, preds_b) = a, b
+    if task_a != task_b or info_a.labels != info_b.labels:
+        raise UserError(
+            f"{names[0]} ({task_a}) and {names[1]} ({task_b}) have different tasks or labels; "
+            f"compare runs of the same task and data"
+        )
+    if len(preds_a) != len(preds_b):
+        raise UserError(
+            f"{names[0]} has {len(preds_a)} test predictions and {names[1]} {len(preds_b)}; "
+            f"a paired comparison needs the same test set"
+        )
+    for i, (pa, pb) in enumerate(zip(preds_a, preds_b)):
+        if pa.get("target") != pb.get("target"):
+            raise UserError(
+                f"test example {i} has target {pa.get('target')!r} in {names[0]} but "
+                f"{pb.get('target')!r} in {names[1]}; the runs were tested on different data"
+            )
+
+
+def names_of(a: Path, b: Path) -> tuple[str, str]:
+    """Short distinct names for the two runs (folder names where they differ)."""
+    if a.name != b.name:
+        return a.name, b.name
+    if str(a) != str(b):
+        return str(a), str(b)
+    return f"A ({a})", f"B ({b})"
+
+
+def compare_runs(run_a: Path, run_b: Path, hooks: Any, boot: Any) -> dict[str, Any]:
+    from ftcore_evaluation.evaluate import predictions_result
+
+    names = names_of(run_a, run_b)
+    a, b = load_run(run_a), load_run(run_b)
+    check_same_test_set(a, b, names)
+    task, info, preds_a = a
+    result = predictions_result(hooks, task, info, preds_a, boot, {names[1]: b[2]}, main=names[0])
+    result.update(run_a=str(run_a), run_b=str(run_b))
+    return result

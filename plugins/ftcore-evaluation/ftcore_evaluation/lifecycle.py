@@ -1,0 +1,145 @@
+"""What the plugin does in a run: baselines before training, everything else at the end.
+
+``ftcore_run_start`` evaluates the head's baselines and the pretrained model's forgetting
+score and saves them in ``<run_dir>/evaluation/start.json`` (so nothing lives only in
+memory). ``ftcore_run_end`` scores the test predictions with intervals, compares them
+with the baselines, measures forgetting again, analyses the errors, and writes
+``evaluation.json``, ``report.md`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ftcore.io import atomic_write_json
+from ftcore_evaluation import evaluate, scoring
+from ftcore_evaluation.evaluate import attempt, options, preserved_rng
+
+START_FILE = Path("evaluation") / "start.json"
+
+
+def _rank_zero(run: Any) -> bool:
+    return run.trainer is None or bool(run.trainer.is_global_zero)
+
+
+def before_training(run: Any) -> dict[str, Any]:
+    """Baselines and forgetting of the pretrained model (the model is not trained yet)."""
+    cfg = options(run.recipe)
+    hooks, task, notes = run.hooks, run.recipe.task, []
+    started = time.perf_counter()
+    found: dict[str, Any] = {"baselines": {}, "forgetting_before": None}
+    with preserved_rng():
+        if cfg.baseline:
+            found["baselines"] = (
+                attempt("baseline", notes, lambda: hooks.baseline(task=task, run=run)) or {}
+            )
+        if cfg.forgetting:
+            found["forgetting_before"] = attempt(
+                "forgetting",
+                notes,
+                lambda: hooks.forgetting(task=task, run=run, model=run.module.model),
+            )
+    found.update(seconds=round(time.perf_counter() - started, 1), notes=notes)
+    return found
+
+
+def on_run_start(run: Any) -> None:
+    if not options(run.recipe).enabled or not _rank_zero(run):
+        return
+    atomic_write_json(run.run_dir / START_FILE, before_training(run))
+
+
+def read_start(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / START_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def forgetting_after(run: Any, before: dict | None, notes: list[str]) -> dict[str, Any]:
+    cfg = options(run.recipe)
+    if not cfg.forgetting or not before:
+        return {}
+    after = attempt(
+        "forgetting",
+        notes,
+        lambda: run.hooks.forgetting(task=run.recipe.task, run=run, model=run.module.model),
+    )
+    return scoring.forgetting(before, after or {}, evaluate.bootstrap_of(cfg))
+
+
+def after_test(run: Any, summary: dict[str, Any]) -> tuple[dict[str, Any], list]:
+    """evaluation.json's content and the head's error-analysis sections."""
+    cfg = options(run.recipe)
+    started = time.perf_counter()
+    start = read_start(run.run_dir)
+    task, info, hooks = run.recipe.task, run.info, run.hooks
+    predictions = list(run.module.test_outputs)
+    notes = list(start.get("notes", []))
+    result = (
+        attempt(
+            "test metrics",
+            notes,
+            lambda: evaluate.predictions_result(
+                hooks, task, info, predictions, evaluate.bootstrap_of(cfg), start.get("baselines")
+            ),
+        )
+        or {}
+    )
+    notes += result.pop("notes", [])
+    errors = attempt(
+        "error analysis",
+        notes,
+        lambda: hooks.error_analysis(
+            task=task,
+            predictions=predictions,
+            rows=run.data.rows["test"],
+            info=info,
+            out_dir=str(run.run_dir),
+        ),
+    )
+    before = start.get("forgetting_before")
+    result["forgetting"] = (
+        attempt("forgetting", notes, lambda: forgetting_after(run, before, notes)) or {}
+    )
+    result["notes"] = notes
+    result["timings"] = {
+        "before_training_seconds": start.get("seconds"),
+        "after_test_seconds": round(time.perf_counter() - started, 1),
+    }
+    return {"task": task, **result}, errors or []
+
+
+def on_run_end(run: Any, summary: dict[str, Any]) -> None:
+    cfg = options(run.recipe)
+    if not cfg.enabled or not _rank_zero(run):
+        return
+    with preserved_rng():
+        result, errors = after_test(run, summary)
+        result["resources"] = resources()
+        if cfg.report:
+            from ftcore_evaluation import runreport
+
+            attempt(
+                "report",
+                result["notes"],
+                lambda: runreport.write_run_report(run, summary, result, errors),
+            )
+        atomic_write_json(run.run_dir / "evaluation.json", result)
+
+
+def resources() -> dict[str, Any]:
+    """Peak resident memory of this process (and peak GPU memory when CUDA was used)."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out: dict[str, Any] = {
+        "peak_rss_mib": round(rss / (2**20 if sys.platform == "darwin" else 2**10))
+    }
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["gpu_peak_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return out

@@ -1,0 +1,156 @@
+"""The CLI commands: compare, evaluate, assess, models."""
+
+from __future__ import annotations
+
+import csv
+import json
+from argparse import Namespace
+
+import pytest
+from conftest import eval_hooks, eval_recipe
+from ftcore_evaluation import advice
+from omegaconf import OmegaConf
+
+from ftcore.cli import main
+from ftcore.testing import make_rows
+
+
+def test_compare_two_runs(evaluated_run, other_run, tmp_path, capsys):
+    out = tmp_path / "comparison.json"
+    code = main(
+        [
+            "compare",
+            str(evaluated_run.run_dir),
+            str(other_run.run_dir),
+            "--samples",
+            "300",
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    found = json.loads(out.read_text())
+    (comparison,) = found["comparisons"].values()
+    assert comparison["mcnemar"] is not None and "differences" in comparison
+    assert comparison["verdict"] in printed
+    accuracy = found["metrics"][comparison["a"]]["accuracy"]["value"]
+    assert accuracy == pytest.approx(evaluated_run.summary["test"]["test/accuracy"], abs=1e-6)
+
+
+def test_compare_refuses_different_test_sets(evaluated_run, other_run, tmp_path, capsys):
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for name in ("recipe.yaml", "model"):
+        (changed / name).symlink_to(other_run.run_dir / name)
+    predictions = json.loads((other_run.run_dir / "predictions.json").read_text())
+    predictions[3]["target"] = 1 - predictions[3]["target"]
+    (changed / "predictions.json").write_text(json.dumps(predictions))
+    assert main(["compare", str(evaluated_run.run_dir), str(changed)]) == 2
+    assert "test example 3 has target" in capsys.readouterr().err
+
+
+def _write(path, rows, fmt):
+    if fmt == "csv":
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["review", "label"])
+            writer.writeheader()
+            writer.writerows({"review": r["text"], "label": r["label"]} for r in rows)
+    else:
+        path.write_text(
+            "".join(json.dumps({"review": r["text"], "label": r["label"]}) + "\n" for r in rows)
+        )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_evaluate_run_on_new_data(evaluated_run, tmp_path, capsys, fmt):
+    data = tmp_path / f"new.{fmt}"
+    _write(data, make_rows(24, seed=9), fmt)
+    out = tmp_path / "eval"
+    args = [
+        "evaluate",
+        str(evaluated_run.run_dir),
+        "--data",
+        str(data),
+        "--format",
+        fmt,
+        "--text-column",
+        "review",
+        "--out",
+        str(out),
+        "--samples",
+        "200",
+    ]
+    assert main(args) == 0
+    found = json.loads((out / "evaluation.json").read_text())
+    assert found["examples"] == 24
+    acc = found["metrics"]["fine-tuned"]["accuracy"]
+    assert acc["low"] <= acc["value"] <= acc["high"]
+    for name in ("report.md", "report.html", "errors.jsonl", "predictions.json"):
+        assert (out / name).is_file()
+    assert "report.html" in capsys.readouterr().out
+
+
+def test_evaluate_rejects_unknown_labels(evaluated_run, tmp_path, capsys):
+    data = tmp_path / "bad.jsonl"
+    rows = make_rows(4) + [{"text": "a fine film", "label": "meh"}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["evaluate", str(evaluated_run.run_dir), "--data", str(data)]) == 2
+    assert "row 5" in capsys.readouterr().err
+    args = [
+        "evaluate",
+        str(evaluated_run.run_dir),
+        "--data",
+        str(data),
+        "--drop-invalid",
+        "--out",
+        str(tmp_path / "dropped"),
+        "--samples",
+        "50",
+    ]
+    assert main(args) == 0
+    assert len(json.loads((tmp_path / "dropped" / "evaluation.json").read_text())["dropped"]) == 1
+
+
+def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
+    from ftcore.testing import save_tiny_bert
+
+    other = save_tiny_bert(tmp_path / "other-bert", seed=1)
+    recipe = eval_recipe(tiny_model_dir)
+    recipe["data"]["batch_size"] = 4
+    path = tmp_path / "tiny.yaml"
+    path.write_text(OmegaConf.to_yaml(recipe))
+    args = Namespace(
+        recipe=str(path),
+        overrides=["trainer.max_epochs=2"],
+        models=str(other),
+        budget=60.0,
+        samples=200,
+        out=str(tmp_path / "assessment"),
+    )
+    out, text = advice.run_assessment(args, eval_hooks())
+    found = json.loads((out / "assessment.json").read_text())
+    assert found["data"]["rows"] == {"train": 64, "validation": 16, "test": 16}
+    assert found["holdout_rows"] == 8  # half the validation split; the test split is unused
+    assert "linear probe" in found["baselines"]
+    assert [p["rows"] for p in found["learning_curve"]] == [16, 32]
+    assert found["projection"]["full"]["rows"] == 64
+    assert found["cost"]["seconds_per_step"] > 0 and found["cost"]["parameters"]["total"] > 0
+    assert found["recommendation"] and "## Recommendation" in text
+    assert {r["model"] for r in found["ranking"]} == {str(other), str(tiny_model_dir)}
+    assert "## Model choice" in text and found["candidates"][0]["cost"]["total_steps"] == 32
+    assert (out / "assessment.md").read_text() == text
+    assert (out / "learning_curve.png").is_file() and not (out / ".work").exists()
+
+
+def test_models_lists_bundled_models(capsys):
+    assert main(["models", "--json"]) == 0
+    found = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert found["minilm"]["architecture"] == "BertModel"
+    assert found["minilm"]["licence"] == "Apache-2.0"
+
+
+def test_assess_reports_a_bad_recipe_in_one_line(capsys):
+    assert main(["assess", "no-such-recipe", "--budget", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ftcore: error:") and "no-such-recipe" in err

@@ -1,0 +1,90 @@
+"""Report building blocks: training curves, Markdown/HTML writing, data summary, verdicts."""
+
+from __future__ import annotations
+
+import json
+
+from ftcore_evaluation import datasummary, plots, report, scoring
+from ftcore_evaluation.stats import Interval
+
+from ftcore.types import ReportSection
+
+HEADER = (
+    "epoch,lr-AdamW/head,lr-AdamW/body,step,train/loss,train/l2sp,train/skipped_batches,"
+    "train/accuracy,val/accuracy,val/loss\n"
+)
+CSV = (
+    HEADER
+    + """,0.001,0.0,0,,,,,,
+0,,,0,0.9,0.1,0,,,
+,0.001,0.0005,5,,,,,,
+0,,,5,0.6,0.2,0,,,
+0,,,9,,,,0.7,0.75,0.5
+"""
+)
+
+
+def test_training_curves_and_unfreezing_events(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "metrics.csv").write_text(CSV)
+    schedule = [{"name": "head", "start_step": None}, {"name": "body", "start_step": 5}]
+    (tmp_path / "unfreeze_schedule.json").write_text(json.dumps(schedule))
+    rows = plots.read_metrics_csv(tmp_path / "logs" / "metrics.csv")
+    assert plots.unfreeze_steps(tmp_path, rows) == [5.0]
+    images = plots.training_curves(tmp_path)
+    assert set(images) == {"losses.png", "validation_metrics.png", "learning_rates.png"}
+    assert [n for n in plots.columns(rows) if n.startswith("train/") and plots._is_term(n)] == [
+        "train/l2sp",
+        "train/loss",
+    ]
+
+
+def test_markdown_and_html_escape_data_and_embed_images(tmp_path):
+    section = ReportSection(
+        "Example", report.escape("<script>alert(1)</script> | [x](http://e)"), {"a.png": b"PNG"}
+    )
+    paths = report.write(tmp_path, "Title", "intro", [section])
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'href="http' not in page and 'src="data:image/png;base64,UE5H"' in page
+    assert (tmp_path / "figures" / "a.png").read_bytes() == b"PNG"
+    assert "](figures/a.png)" in (tmp_path / "report.md").read_text()
+    assert set(paths) == {"markdown", "html"}
+
+
+def test_data_summary_duplicates_leakage_lengths():
+    class Tok:
+        def __call__(self, texts, truncation=False):
+            return {"input_ids": [t.split() for t in texts]}
+
+    rows = {
+        "train": [
+            {"text": "a b", "label": "x"},
+            {"text": "A  b", "label": "x"},
+            {"text": "c d e f", "label": "y"},
+        ],
+        "validation": [{"text": "z", "label": "y"}],
+        "test": [{"text": "a b", "label": "x"}, {"text": "q", "label": "y"}],
+    }
+    found = datasummary.duplicates(rows)
+    assert found["train_duplicates"] == 1 and found["test_in_train"] == 1
+    assert found["test_in_train_share"] == 0.5
+    lengths = datasummary.length_summary(datasummary.token_lengths(Tok(), ["a b", "c d e f"]), 3)
+    assert lengths["truncated_share"] == 0.5 and lengths["max"] == 4
+    assert datasummary.label_balance(rows)["train"] == {"x": 2, "y": 1}
+    numeric = {"train": [{"label": 0.5}, {"label": 1.5}], "test": [{"label": 1.0}]}
+    assert datasummary.label_balance(numeric)["test"]["mean"] == 1.0
+
+
+def test_verdicts_in_plain_words():
+    boot = scoring.Bootstrap(1000, 0.95, 0)
+    better = scoring.verdict("accuracy", Interval(0.05, 0.02, 0.08), True, None, boot, "a", "b")
+    assert better[0] is True and better[1].startswith("A is significantly better than b")
+    unclear = scoring.verdict("accuracy", Interval(0.01, -0.01, 0.03), True, None, boot, "a", "b")
+    assert unclear[0] is False and "not statistically significant" in unclear[1]
+    test = {"method": "exact binomial", "p_value": 0.2}
+    disagree = scoring.verdict("accuracy", Interval(0.05, 0.02, 0.08), True, test, boot, "a", "b")
+    assert disagree[0] is False and "McNemar's test disagrees" in disagree[1]
+    loss = scoring.verdict("mse", Interval(-0.5, -0.8, -0.2), False, None, boot, "a", "b")
+    assert loss[0] is True  # lower is better
+    assert scoring.higher_is_better("mse", None) is False

@@ -1,0 +1,1 @@
+"""ftcore head plugin: causal language models (instruction pairs and plain text)."""

@@ -1,0 +1,38 @@
+"""Pure answer checking: the final number after a marker such as gsm8k's ``####``."""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+def parse_number(text: str) -> float:
+    """``"1,250"`` -> 1250.0, ``"$7.50."`` -> 7.5; NaN when ``text`` holds no number."""
+    found = _NUMBER.search(str(text))
+    if found is None:
+        return math.nan
+    try:
+        return float(Decimal(found.group().replace(",", "")))
+    except InvalidOperation:
+        return math.nan
+
+
+def extract_answer(generated: str, marker: str = "####") -> str | None:
+    """The number right after the last ``marker`` in ``generated`` (commas removed), or None.
+
+    ``"... so 5 + 3 = 8.\\n#### 8"`` -> ``"8"``; text without the marker, or without a
+    number after it, has no answer.
+    """
+    if marker not in generated:
+        return None
+    found = _NUMBER.search(generated.rsplit(marker, 1)[1])
+    return found.group().replace(",", "") if found else None
+
+
+def is_correct(generated: str, reference: float, marker: str = "####") -> bool:
+    """Exact match of the extracted final number with the reference number."""
+    answer = extract_answer(generated, marker)
+    return answer is not None and parse_number(answer) == reference

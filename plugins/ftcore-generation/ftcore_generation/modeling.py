@@ -1,0 +1,113 @@
+"""Batches, the causal-LM loss per example, and generation (imports torch)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ftcore_generation.encoding import IGNORE
+
+TEXT_COLUMNS = ("generated", "answers")
+
+
+def collate(features: list[dict], pad: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of examples.
+
+    Unpacked examples get an ``attention_mask``. Packed examples get ``position_ids``
+    (restarting at 0 for every text and for the padding tail) and no attention mask:
+    transformers then builds a block-diagonal causal mask from the position ids, so a
+    text never attends to another text of the same block.
+    """
+    n, width = len(features), max(len(f["input_ids"]) for f in features)
+    input_ids = torch.full((n, width), pad, dtype=torch.long)
+    labels = torch.full((n, width), IGNORE, dtype=torch.long)
+    packed = "positions" in features[0]
+    extra = torch.zeros((n, width), dtype=torch.long)  # position ids or attention mask
+    for i, f in enumerate(features):
+        size = len(f["input_ids"])
+        input_ids[i, :size] = torch.tensor(f["input_ids"])
+        labels[i, :size] = torch.tensor(f["labels"])
+        if packed:
+            extra[i, :size] = torch.tensor(f["positions"])
+            extra[i, size:] = torch.arange(width - size)
+        else:
+            extra[i, :size] = 1
+    batch = {"input_ids": input_ids, "labels": labels}
+    batch["position_ids" if packed else "attention_mask"] = extra
+    batch["prompt_length"] = torch.tensor([f["prompt_length"] for f in features])
+    batch["index"] = torch.tensor([f["index"] for f in features])
+    batch["answer"] = torch.tensor([f["answer"] for f in features], dtype=torch.float64)
+    return batch
+
+
+def model_inputs(batch: dict) -> dict:
+    keep = ("input_ids", "attention_mask", "position_ids")
+    return {k: batch[k] for k in keep if k in batch} | {"use_cache": False}
+
+
+def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per example: summed next-token NLL over the target tokens, and their count."""
+    shifted = labels[:, 1:]
+    nll = F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(),
+        shifted.flatten(),
+        ignore_index=IGNORE,
+        reduction="none",
+    ).view_as(shifted)
+    return nll.sum(-1), (shifted != IGNORE).sum(-1)
+
+
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def tokenizer_at(path: str, trust_remote_code: bool = False) -> Any:
+    """The tokenizer of a model folder, loaded once per process."""
+    if path not in _TOKENIZERS:
+        from transformers import AutoTokenizer
+
+        _TOKENIZERS[path] = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    return _TOKENIZERS[path]
+
+
+def tokenizer_of(model: Any) -> Any:
+    """The tokenizer saved with the model (core loads the same folder's tokenizer)."""
+    return tokenizer_at(str(model.name_or_path))
+
+
+def greedy(config: Any) -> Any:
+    config = copy.deepcopy(config)
+    config.do_sample, config.temperature, config.top_p, config.top_k = False, None, None, None
+    return config
+
+
+def left_padded(batch: dict, rows: list[int], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prompts of ``rows`` (their first ``prompt_length`` tokens), padded on the left."""
+    prompts = [batch["input_ids"][i, : int(batch["prompt_length"][i])] for i in rows]
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long, device=prompts[0].device)
+    mask = torch.zeros_like(ids)
+    for j, prompt in enumerate(prompts):
+        ids[j, width - len(prompt) :] = prompt
+        mask[j, width - len(prompt) :] = 1
+    return ids, mask
+
+
+def generate(model: Any, batch: dict, rows: list[int], config: Any, seed: int) -> list[str]:
+    """Generate from the prompts of ``rows``; the new text of each, special tokens dropped."""
+    ids, mask = left_padded(batch, rows, config.pad_token_id or 0)
+    devices = [ids.device] if ids.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+    tokenizer = tokenizer_of(model)
+    return [tokenizer.decode(row, skip_special_tokens=True) for row in out[:, ids.shape[1] :]]
+
+
+def format_number(value: float) -> str | None:
+    if math.isnan(value):
+        return None
+    return str(int(value)) if value.is_integer() else repr(value)

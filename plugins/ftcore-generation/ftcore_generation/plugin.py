@@ -1,0 +1,305 @@
+"""The generation head (causal language models), wired into ftcore's hooks.
+
+torch, transformers and torchmetrics are imported inside the hooks so that listing
+plugins and validating recipes stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import ftcore
+from ftcore.types import Component, DataInfo, StepOutput
+from ftcore_generation import answers, encoding
+from ftcore_generation.evaluation import (  # noqa: F401 - registers the evaluation hooks
+    ftcore_baseline,
+    ftcore_error_analysis,
+    ftcore_forgetting,
+    ftcore_score,
+)
+from ftcore_generation.schema import DataFormat, GenerationConfig
+
+TASK = "generation"
+
+
+def _format(head: Any) -> str:
+    return str(getattr(head.format, "value", head.format))
+
+
+@ftcore.hookimpl
+def ftcore_components() -> list[Component]:
+    return [
+        Component(
+            kind="head",
+            name=TASK,
+            schema=GenerationConfig,
+            description="Causal language model: instruction tuning (prompt -> response) or "
+            "domain adaptation on plain text",
+        )
+    ]
+
+
+@ftcore.hookimpl
+def ftcore_check_recipe(recipe: Any) -> list[str]:
+    if recipe.task != TASK:
+        return []
+    head, problems = recipe.head, []
+    if head.packing and _format(head) != DataFormat.text.value:
+        problems.append("head.packing: packing applies to format: text; set head.packing=false")
+    if head.packing and not _packing_supported():
+        problems.append(
+            "head.packing: this transformers version cannot keep packed texts apart "
+            "(no masking_utils.find_packed_sequence_indices); upgrade transformers or "
+            "set head.packing=false"
+        )
+    if head.max_new_tokens < 1:
+        problems.append("head.max_new_tokens: must be at least 1")
+    if head.eval_generate_limit < 0:
+        problems.append("head.eval_generate_limit: must be 0 (off) or more")
+    if head.do_sample and head.temperature <= 0:
+        problems.append("head.temperature: must be above 0 when sampling; or do_sample=false")
+    if head.do_sample and not 0 < head.top_p <= 1:
+        problems.append("head.top_p: must be in (0, 1]")
+    return problems
+
+
+def _packing_supported() -> bool:
+    try:
+        from transformers.masking_utils import find_packed_sequence_indices  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@ftcore.hookimpl
+def ftcore_data_info(task: str, train_rows: list[dict], head_config: Any) -> DataInfo | None:
+    if task != TASK:
+        return None
+    instruction = _format(head_config) == DataFormat.instruction.value
+    key = head_config.answer_key
+    has_answers = instruction and bool(key) and any(r.get(key) is not None for r in train_rows)
+    extra = {
+        "format": _format(head_config),
+        "text_key": head_config.prompt_key if instruction else head_config.text_key,
+        "response_key": head_config.response_key,
+        "answer_key": key if has_answers else None,
+        "answer_marker": head_config.answer_marker,
+        "monitor": "val/loss",
+        "mode": "min",
+    }
+    return DataInfo(task=TASK, extra=extra)
+
+
+@ftcore.hookimpl
+def ftcore_check_row(task: str, row: dict, info: DataInfo) -> str | None:
+    if task != TASK or info.extra["format"] != DataFormat.instruction.value:
+        return None
+    return _response_problem(row, info)
+
+
+def _response_problem(row: dict, info: DataInfo) -> str | None:
+    key = info.extra["response_key"]
+    value = row.get(key)
+    if not isinstance(value, str):
+        return f"missing '{key}' text" if value is None else f"'{key}' is not text"
+    return f"empty '{key}'" if not value.strip() else None
+
+
+@ftcore.hookimpl
+def ftcore_encode(
+    task: str, rows: list[dict], tokenizer: Any, max_length: int, info: DataInfo, head_config: Any
+) -> dict[str, list] | None:
+    if task != TASK:
+        return None
+    if info.extra["format"] == DataFormat.instruction.value:
+        features = encoding.encode_instruction(
+            rows, tokenizer, max_length, head_config, info.extra.get("answer_key")
+        )
+    else:
+        features = encoding.encode_text(rows, tokenizer, max_length, head_config)
+    return encoding.columns(features)
+
+
+@ftcore.hookimpl
+def ftcore_collate(task: str, features: list[dict], tokenizer: Any, info: DataInfo) -> Any:
+    if task != TASK:
+        return None
+    from ftcore_generation.modeling import collate
+
+    return collate(features, encoding.pad_id(tokenizer))
+
+
+@ftcore.hookimpl
+def ftcore_build_model(
+    task: str, model_path: str, info: DataInfo, head_config: Any, trust_remote_code: bool
+) -> Any:
+    if task != TASK:
+        return None
+    from transformers import AutoModelForCausalLM
+
+    from ftcore_generation.modeling import tokenizer_at
+
+    model = AutoModelForCausalLM.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    _set_generation_config(model, tokenizer_at(model_path, trust_remote_code), head_config)
+    return model
+
+
+def _set_generation_config(model: Any, tokenizer: Any, head: Any) -> None:
+    """Store the recipe's decoding settings in the model: the export carries them."""
+    config = model.generation_config
+    config.max_new_tokens = head.max_new_tokens
+    config.do_sample = head.do_sample
+    if head.do_sample:
+        config.temperature, config.top_p = head.temperature, head.top_p
+    config.eos_token_id = encoding.eos_id(tokenizer)
+    config.pad_token_id = encoding.pad_id(tokenizer)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = config.pad_token_id
+
+
+def _rows_to_generate(batch: Any, info: DataInfo, head: Any, stage: str) -> list[int]:
+    if stage == "predict":
+        return list(range(len(batch["input_ids"])))
+    if stage != "test" or not info.extra.get("answer_key"):
+        return []
+    index, answer = batch["index"].tolist(), batch["answer"].tolist()
+    limit = head.eval_generate_limit
+    return [i for i, (n, a) in enumerate(zip(index, answer)) if n < limit and not math.isnan(a)]
+
+
+@ftcore.hookimpl
+def ftcore_step(
+    task: str, model: Any, batch: Any, info: DataInfo, head_config: Any, stage: str
+) -> Any:
+    if task != TASK:
+        return None
+    import torch
+
+    nll, count, loss = _score(model, batch, stage)
+    correct = torch.full_like(nll, math.nan)
+    generated: list[str | None] = [None] * len(nll)
+    rows = _rows_to_generate(batch, info, head_config, stage)
+    for i, text in zip(rows, _generate(model, batch, rows, head_config, stage)):
+        generated[i] = text
+        reference = float(batch["answer"][i])
+        if not math.isnan(reference):
+            correct[i] = float(answers.is_correct(text, reference, _marker(info)))
+    return StepOutput(
+        loss=loss,
+        preds=torch.stack([nll.detach(), correct], dim=-1),
+        target=count,
+        extra={"generated": generated, "reference": batch["answer"].tolist()},
+    )
+
+
+def _score(model: Any, batch: Any, stage: str) -> tuple[Any, Any, Any]:
+    """Per-example NLL sums and target-token counts, and the mean token loss of the batch."""
+    import torch
+
+    from ftcore_generation import modeling
+
+    labels = batch["labels"]
+    if stage == "predict" and bool((labels == encoding.IGNORE).all()):  # prompts only
+        nll = torch.zeros(len(labels), device=labels.device)
+        return nll, torch.zeros_like(nll, dtype=torch.long), None
+    logits = model(**modeling.model_inputs(batch)).logits
+    nll, count = modeling.token_nll(logits, labels)
+    return nll, count, nll.sum() / count.sum().clamp(min=1)
+
+
+def _generate(model: Any, batch: Any, rows: list[int], head: Any, stage: str) -> list[str]:
+    """Generations for ``rows``: the recipe's settings in predict, greedy in test."""
+    if not rows:
+        return []
+    from ftcore_generation import modeling
+
+    config = model.generation_config
+    config = config if stage == "predict" else modeling.greedy(config)
+    seed = head.seed + int(batch["index"][rows[0]])
+    return modeling.generate(model, batch, rows, config, seed)
+
+
+def _marker(info: DataInfo) -> str:
+    return info.extra.get("answer_marker", "####")
+
+
+@ftcore.hookimpl
+def ftcore_build_metrics(task: str, info: DataInfo, head_config: Any) -> Any:
+    if task != TASK:
+        return None
+    from ftcore_generation.metrics import build
+
+    return build(with_answers=bool(info.extra.get("answer_key")))
+
+
+@ftcore.hookimpl
+def ftcore_decode(task: str, output: Any, info: DataInfo) -> list[dict] | None:
+    if task != TASK:
+        return None
+    from ftcore_generation.modeling import format_number
+
+    nll = output.preds[:, 0].tolist()
+    counts = output.target.tolist()
+    marker = _marker(info)
+    rows = []
+    for loss, count, text, ref in zip(nll, counts, *_texts(output)):
+        row: dict[str, Any] = {}
+        if text is not None:
+            row["generated"] = text
+        if count:
+            row["loss"] = loss / count
+        if text is not None and not math.isnan(ref):
+            row["answer"] = answers.extract_answer(text, marker)
+            row["reference"] = format_number(ref)
+            row["correct"] = answers.is_correct(text, ref, marker)
+        rows.append(row)
+    return rows
+
+
+def _texts(output: Any) -> tuple[list, list]:
+    return output.extra["generated"], output.extra["reference"]
+
+
+# --- run lifecycle: the pretrained baseline ---------------------------------------------
+
+
+@ftcore.hookimpl
+def ftcore_run_start(run: Any) -> None:
+    """Validate the pretrained model before training (logged at step 0, baseline.json)."""
+    if run.recipe.task != TASK or not run.recipe.head.baseline_eval:
+        return
+    if (run.run_dir / "baseline.json").is_file():
+        return  # a resumed run: measured when it started
+    from ftcore.io import atomic_write_json
+
+    results = run.trainer.validate(run.module, datamodule=run.datamodule, verbose=False)
+    baseline = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    if run.trainer.is_global_zero:
+        atomic_write_json(run.run_dir / "baseline.json", {"pretrained": baseline})
+        _say(f"pretrained model on the validation split: {_show(baseline)}")
+
+
+@ftcore.hookimpl
+def ftcore_run_end(run: Any, summary: dict[str, Any]) -> None:
+    path = run.run_dir / "baseline.json"
+    if run.recipe.task != TASK or not path.is_file() or not run.trainer.is_global_zero:
+        return
+    from ftcore.io import atomic_write_json, read_json
+
+    data = read_json(path)
+    data["fine_tuned"] = {k: v for k, v in summary["validation"].items()}
+    atomic_write_json(path, data)
+    before = data["pretrained"].get("val/perplexity")
+    after = data["fine_tuned"].get("val/perplexity")
+    if before is not None and after is not None:
+        _say(f"validation perplexity: pretrained {before:.3f} -> fine-tuned {after:.3f}")
+
+
+def _show(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k.split('/', 1)[-1]}={v:.4f}" for k, v in sorted(metrics.items()))
+
+
+def _say(message: str) -> None:
+    print(f"ftcore-generation: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""ftcore strategy plugin: LoRA adapters through peft, for every head."""

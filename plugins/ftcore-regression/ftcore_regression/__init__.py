@@ -1,0 +1,1 @@
+"""ftcore head plugin: text regression (one or several numeric targets per text)."""

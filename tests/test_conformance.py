@@ -1,0 +1,199 @@
+"""Every discovered plugin passes the shared conformance suite (:mod:`ftcore.conformance`).
+
+Parametrised over the entry points that ``get_plugin_manager()`` finds, so a new plugin
+distribution is covered as soon as it is installed. The second half checks that each
+conformance check catches what it promises to, on deliberately broken plugins.
+"""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+import ftcore
+from ftcore import conformance
+from ftcore.manager import get_plugin_manager
+from ftcore.types import Component
+
+PM = get_plugin_manager()
+RECORDS = [r for r in PM.records if r.status != "disabled"]
+IDS = [r.name for r in RECORDS]
+
+
+def _plugin(record):
+    assert record.status == "loaded", f"{record.name} ({record.distribution}): {record.error}"
+    return PM.get_plugin(record.name)
+
+
+def _ok(problems: list[str]) -> None:
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_plugin_loads(record):
+    assert _plugin(record) is not None
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_hookimpls_match_specs(record):
+    _ok(conformance.hookimpl_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_components_declare_documented_schemas(record):
+    _ok(conformance.component_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_reads_only_sections_it_declares(record):
+    _ok(conformance.section_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_shipped_recipes_validate(record):
+    _ok(conformance.recipe_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_callbacks_survive_checkpoint_and_resume(record):
+    _ok(conformance.callback_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_import_is_light(record):
+    _ok(conformance.import_problems(record.module))
+
+
+# --- the checks catch what they promise ------------------------------------------------
+
+
+def _module(**attrs) -> types.ModuleType:
+    module = types.ModuleType("fake_plugin")
+    module.__dict__.update(attrs)
+    return module
+
+
+def test_check_catches_wrong_hook_arguments_and_unmarked_hooks():
+    @ftcore.hookimpl
+    def ftcore_load_dataset(name, opts):  # 'opts' is not an argument of the spec
+        return None
+
+    def ftcore_components():  # no @ftcore.hookimpl: would never run
+        return []
+
+    problems = conformance.hookimpl_problems(
+        _module(ftcore_load_dataset=ftcore_load_dataset, ftcore_components=ftcore_components)
+    )
+    assert any("lacks @ftcore.hookimpl" in p for p in problems)
+    assert any("invalid hook implementation" in p and "opts" in p for p in problems)
+
+
+def test_check_catches_unknown_hook_name():
+    @ftcore.hookimpl
+    def ftcore_on_epoch(epoch):
+        return None
+
+    problems = conformance.hookimpl_problems(_module(ftcore_on_epoch=ftcore_on_epoch))
+    assert any("ftcore_on_epoch" in p for p in problems)
+
+
+class Undocumented:
+    value: int = 1
+
+
+def test_check_catches_bad_components():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Options:
+        alpha: float = 0.1  # a trailing comment is not a description
+
+    @ftcore.hookimpl
+    def ftcore_components():
+        return [
+            Component(kind="strategy", name="x", schema=Options, description="x"),
+            Component(kind="strategy", name="x", description="again"),
+            Component(kind="gadget", name="y", schema=Undocumented, description="y"),
+        ]
+
+    problems = conformance.component_problems(_module(ftcore_components=ftcore_components))
+    assert any("option 'alpha'" in p for p in problems)
+    assert any("declared twice" in p for p in problems)
+    assert any("kind 'gadget'" in p for p in problems)
+    assert any("must be a dataclass" in p for p in problems)
+
+
+class ReadsUndeclared:
+    """Reads strategies.secret but declares nothing."""
+
+    @ftcore.hookimpl
+    def ftcore_lightning_callbacks(self, recipe, run):
+        return [] if recipe.strategies.get("secret") is None else [object()]
+
+
+def test_check_catches_section_read_without_component():
+    problems = conformance.section_problems(ReadsUndeclared())
+    assert problems == [
+        "reads recipe section strategies.secret but declares no strategy 'secret' in "
+        "ftcore_components (its options would go unvalidated)"
+    ]
+
+
+class Counter:
+    """A Lightning-style callback whose state cannot be loaded with weights_only=True."""
+
+    class Opaque:
+        pass
+
+    state_key = "counter"
+
+    def __init__(self) -> None:
+        self.seen = Counter.Opaque()
+
+    def state_dict(self) -> dict:
+        return {"seen": self.seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seen = state["seen"]
+
+
+class StatefulStrategy:
+    @ftcore.hookimpl
+    def ftcore_components(self):
+        return [Component(kind="strategy", name="counter", description="counts")]
+
+    @ftcore.hookimpl
+    def ftcore_lightning_callbacks(self, recipe, run):
+        return [Counter(), Counter()]  # even when not enabled, and twice the same state_key
+
+
+def test_check_catches_callback_state_that_cannot_resume(memory_dataset):
+    problems = conformance.callback_problems(StatefulStrategy())
+    assert any("recipe that enables none" in p for p in problems)
+    assert any("weights_only=True" in p for p in problems)
+    assert any("share a state_key" in p for p in problems)
+
+
+def test_check_catches_recipe_without_header_or_invalid(tmp_path):
+    (tmp_path / "bad.yaml").write_text("task: classification\nmodel: {name: x}\n")
+
+    class ShipsRecipes:
+        @ftcore.hookimpl
+        def ftcore_recipe_dirs(self):
+            return [str(tmp_path), str(tmp_path / "nowhere")]
+
+    problems = conformance.recipe_problems(ShipsRecipes())
+    assert any("nowhere is not a folder" in p for p in problems)
+    assert any(p.startswith("bad.yaml: no comment header") for p in problems)
+    assert any(p.startswith("bad.yaml: data.source: missing required value") for p in problems)
+
+
+def test_check_catches_heavy_import():
+    assert conformance.import_problems("json") == []
+    assert "imports torch" in conformance.import_problems("torch.nn")[0]
+
+
+def test_assert_conforms_lists_every_problem():
+    with pytest.raises(AssertionError, match="ReadsUndeclared does not conform"):
+        conformance.assert_conforms(ReadsUndeclared())

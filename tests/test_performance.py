@@ -1,0 +1,164 @@
+"""Performance options and their behaviour: token cache, one gradient norm per step for the
+NaN guard and clipping, fewer per-step logs, batched train metrics, torch.compile."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import ftcore
+from ftcore.data.cache import cache_key, from_arrays, to_arrays
+from ftcore.errors import NonFiniteError
+from ftcore.testing import HookRecorder, MemoryDataset, build_hooks, tiny_splits
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- token cache ----------------------------------------------------------------------
+
+
+def test_cache_columns_round_trip_exactly(tmp_path):
+    columns = {
+        "input_ids": [[101, 7, 102], [101, 102], []],
+        "labels": [0, 1, 1],
+        "weights": [0.5, 1.0, 2.25],
+        "multi": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+        "flag": [True, False, True],
+        "answer": ["4", "12", "ö"],
+    }
+    arrays = to_arrays(columns)
+    import numpy as np
+
+    np.savez(tmp_path / "c.npz", **arrays)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as loaded:
+        back = from_arrays(loaded)
+    assert back == columns
+    assert [type(v) for v in back["labels"]] == [int, int, int]
+    assert type(back["multi"][0][0]) is float and type(back["input_ids"][0][0]) is int
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [{"x": [1, 2.0]}, {"x": [[1], [2.5]]}, {"x": [None, 1]}, {"x": [[[1]]]}, {"x": [(1,)]}],
+)
+def test_cache_refuses_what_it_cannot_store_exactly(columns):
+    assert to_arrays(columns) is None
+
+
+def test_cache_key_depends_on_tokenizer_rows_and_options():
+    rows = [{"text": "a", "label": "pos"}]
+    key = cache_key("tok", rows, {"max_length": 32})
+    assert key == cache_key("tok", [dict(r) for r in rows], {"max_length": 32})
+    assert key != cache_key("tok2", rows, {"max_length": 32})
+    assert key != cache_key("tok", rows, {"max_length": 64})
+    assert key != cache_key("tok", [{"text": "b", "label": "pos"}], {"max_length": 32})
+
+
+def _run(run_recipe, tmp_path, overrides=(), plugins=()):
+    hooks = build_hooks([MemoryDataset(tiny_splits()), *plugins])
+    recorder = HookRecorder(hooks.pm)
+    result = run_recipe(
+        hooks=hooks, overrides=[f"model.cache_dir={tmp_path / 'cache'}", *overrides]
+    )
+    recorder.stop()
+    return result, recorder
+
+
+def test_second_run_reads_the_token_cache(run_recipe, tmp_path):
+    first, calls = _run(run_recipe, tmp_path)
+    files = sorted((tmp_path / "cache" / "tokenized").glob("*.npz"))
+    assert len(files) == 3 and calls.count("ftcore_encode") == 3
+    second, calls = _run(run_recipe, tmp_path)
+    assert calls.count("ftcore_encode") == 0  # every split came from the cache
+    assert second.test == first.test
+    files[0].write_bytes(files[0].read_bytes()[:50])  # damaged: encoded again, rewritten
+    third, calls = _run(run_recipe, tmp_path)
+    assert calls.count("ftcore_encode") == 1 and third.test == first.test
+    assert len(files[0].read_bytes()) > 50
+
+
+def test_token_cache_can_be_switched_off(run_recipe, tmp_path):
+    _, calls = _run(run_recipe, tmp_path, ["data.cache_tokenized=false"])
+    assert calls.count("ftcore_encode") == 3
+    assert not (tmp_path / "cache" / "tokenized").exists()
+
+
+# --- NaN guard and clipping share one gradient norm -----------------------------------
+
+
+class NanGradientAt:
+    """A loss term whose value is 0 but whose gradient is NaN at the given steps."""
+
+    def __init__(self, steps: set[int]) -> None:
+        self.steps = steps
+
+    @ftcore.hookimpl
+    def ftcore_loss_terms(self, module, batch, output):
+        if module.trainer.global_step not in self.steps:
+            return []
+        weight = next(p for p in module.model.parameters() if p.requires_grad)
+        return [("poison", torch.sqrt((weight * 0).sum()))]  # d sqrt(x)/dx at 0: inf * 0
+
+
+def test_nan_gradient_with_clipping_stops(run_recipe, tmp_path):
+    with pytest.raises(NonFiniteError, match="non-finite gradient at optimiser step 3"):
+        _run(run_recipe, tmp_path, plugins=[NanGradientAt({3})])
+
+
+def test_nan_gradient_with_clipping_is_skipped_and_counted(run_recipe, tmp_path):
+    result, _ = _run(run_recipe, tmp_path, ["trainer.on_nonfinite=skip"], [NanGradientAt({2, 5})])
+    assert result.summary["skipped_batches"] == 2
+    with open(result.run_dir / "logs" / "metrics.csv") as handle:
+        logged = [r["train/skipped_batches"] for r in csv.DictReader(handle)]
+    assert "2.0" in logged
+
+
+def test_one_norm_per_step_gives_lightnings_clipping_exactly(run_recipe, tmp_path, monkeypatch):
+    merged, _ = _run(run_recipe, tmp_path, ["optim.grad_clip=0.05"])
+    import ftcore.safety
+
+    monkeypatch.setattr(ftcore.safety, "shares_clipping_norm", lambda trainer: False)
+    separate, _ = _run(run_recipe, tmp_path, ["optim.grad_clip=0.05"])
+    assert merged.test == separate.test and merged.validation == separate.validation
+    a = merged.run.module.model.state_dict()
+    b = separate.run.module.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --- logging and train metrics --------------------------------------------------------
+
+
+def test_train_logs_and_metrics_on_logging_steps(run_recipe, tmp_path):
+    result, _ = _run(run_recipe, tmp_path, ["trainer.log_every_n_steps=3"])
+    with open(result.run_dir / "logs" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    losses = [int(r["step"]) for r in rows if r.get("train/loss")]
+    assert losses == [2, 5]  # 8 steps, written every 3rd step as Lightning always did
+    assert [r for r in rows if r.get("train/accuracy")]  # 8 batches, one update at epoch end
+    assert all(r.get("train/task_loss") for r in rows if r.get("train/loss"))
+
+
+# --- torch.compile --------------------------------------------------------------------
+
+
+def test_compile_option_compiles_the_model_in_place(run_recipe, tmp_path, monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compiled.append(self))
+    result, _ = _run(run_recipe, tmp_path, ["trainer.compile=true"])
+    assert compiled == [result.run.module.model]
+
+
+# --- the benchmark command ------------------------------------------------------------
+
+
+def test_bench_command_exists_and_lists_its_sections():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--full" in done.stdout and "--quick" in done.stdout
