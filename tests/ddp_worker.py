@@ -1,5 +1,5 @@
-"""One DDP run of the tiny recipe, started by ``test_ddp.py``: ``python ddp_worker.py MODEL
-ROOT RECORDS``.
+"""One DDP run of the tiny recipe (with L2-SP and early stopping when installed), started
+by ``test_ddp.py``: ``python ddp_worker.py MODEL ROOT RECORDS``.
 
 Lightning starts rank 1 by running this same command again (with ``LOCAL_RANK=1``). Every
 rank writes ``RECORDS/rank<N>.json``: its metrics after the run, its test predictions and
@@ -64,6 +64,9 @@ def main() -> None:
     recipe["trainer"].update(strategy="ddp", devices="2", accelerator="cpu", num_threads=1)
     recipe["evaluation"] = {"enabled": False}
     hooks = build_hooks([MemoryDataset(tiny_splits()), Record()])
+    # strategies that must work under plain DDP, when their plugins are installed
+    wanted = {"l2_sp": {"alpha": 0.01}, "early_stopping": {"patience": 2}}
+    recipe["strategies"] = {k: v for k, v in wanted.items() if k in hooks.names("strategy")}
     execute(
         validate(OmegaConf.create(recipe), hooks, source="ddp test", default_name="test"), hooks
     )
