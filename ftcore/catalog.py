@@ -23,6 +23,8 @@ FIRST_PARTY: dict[tuple[str, str], str] = {
     ("dataset", "bbc_news"): "ftcore-datasets",
     ("dataset", "gsm8k"): "ftcore-datasets",
     ("dataset", "hamlet"): "ftcore-datasets",
+    ("dataset", "vader_movie"): "ftcore-datasets",
+    ("callback", "sample_predictions"): "ftcore-callbacks",
     ("dataset", "csv"): "ftcore-datasets",
     ("dataset", "jsonl"): "ftcore-datasets",
     ("dataset", "parquet"): "ftcore-datasets",
