@@ -42,7 +42,9 @@ def test_plugins_shows_hooks_and_components(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "classification  (ftcore-classification 0.1.0)  loaded" in out
-    assert "hooks: ftcore_build_metrics, ftcore_build_model" in out
+    lines = out.splitlines()
+    hooks_line = lines[lines.index(next(x for x in lines if x.startswith("classification "))) + 1]
+    assert "ftcore_build_model" in hooks_line and "ftcore_step" in hooks_line
     assert "model minilm:" in out and "dataset rotten_tomatoes:" in out
 
 
