@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,27 @@ def _plugin_commands(parser: argparse.ArgumentParser) -> dict[str, Any]:
     return found
 
 
+_MANAGERS: list[Any] = []  # the plugin managers this command built, to blame a failure
+
+
 def _hooks(disable: list[str] = (), strict: bool | None = None) -> Any:
     from ftcore.hooks import Hooks
     from ftcore.manager import get_plugin_manager
 
-    return Hooks(get_plugin_manager(disable=disable, strict=strict))
+    pm = get_plugin_manager(disable=disable, strict=strict)
+    _MANAGERS.append(pm)
+    return Hooks(pm)
+
+
+def _blame(exc: Exception) -> UserError | None:
+    """The one-line error naming the plugin whose code raised ``exc``, if one did."""
+    from ftcore.blame import plugin_failure
+
+    for pm in reversed(_MANAGERS):
+        failure = plugin_failure(exc, pm)
+        if failure is not None:
+            return failure
+    return None
 
 
 def _recipe(name: str, overrides: list[str]) -> tuple[Any, Any]:
@@ -240,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except NonFiniteError as exc:  # the run failed; checkpoints are kept
         print(f"ftcore: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: in a plugin (named, one line) or in ftcore (traceback)
+        failure = _blame(exc)
+        if failure is None or os.environ.get("FTCORE_TRACE_PLUGINS"):
+            raise
+        print(f"ftcore: error: {failure}", file=sys.stderr)
         return 1
 
 

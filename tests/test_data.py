@@ -68,3 +68,16 @@ def test_limits_take_seeded_subsets(run_recipe, make_plugin_manager):
         run_recipe, make_plugin_manager, _splits(), "data.limit_train=10", "data.limit_eval=4"
     )
     assert result.summary["data"]["rows"] == {"train": 10, "validation": 4, "test": 4}
+
+
+def test_over_long_text_is_an_invalid_row_naming_split_and_row(run_recipe, make_plugin_manager):
+    long_row = {"text": "word " * 30_000, "label": "pos"}
+    with pytest.raises(UserError) as info:
+        _run(run_recipe, make_plugin_manager, _splits(train=[long_row]))
+    message = str(info.value)
+    assert "memory:train: row 17: 'text' is 150,000 characters long" in message
+    assert "data.max_chars=100000" in message and "\n" not in message
+    result = _run(
+        run_recipe, make_plugin_manager, _splits(train=[long_row]), "data.max_chars=200000"
+    )
+    assert result.summary["data"]["rows"]["train"] == 17

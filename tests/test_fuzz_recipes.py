@@ -15,22 +15,37 @@ from ftcore.recipe import load_recipe
 from ftcore.testing import build_hooks
 
 VALID = {
-    "task": "classification", "seed": 1,
+    "task": "classification",
+    "seed": 1,
     "model": {"name": "minilm"},
     "data": {"source": "csv", "options": {"path": "x.csv"}, "batch_size": 8, "max_length": 32},
     "optim": {"lr": 1e-3, "schedule": "linear"},
     "trainer": {"max_epochs": 1},
     "head": {"multi_label": False},
 }
-PATHS = [("seed",), ("task",), ("model", "name"), ("data", "batch_size"), ("data", "max_length"),
-         ("data", "source"), ("optim", "lr"), ("optim", "schedule"), ("trainer", "max_epochs"),
-         ("head", "multi_label"), ("data", "options", "path")]
+PATHS = [
+    ("seed",),
+    ("task",),
+    ("model", "name"),
+    ("data", "batch_size"),
+    ("data", "max_length"),
+    ("data", "source"),
+    ("optim", "lr"),
+    ("optim", "schedule"),
+    ("trainer", "max_epochs"),
+    ("head", "multi_label"),
+    ("data", "options", "path"),
+]
 SECTIONS = ["model", "data", "optim", "trainer", "head", "data.options"]
 HOOKS = build_hooks()
 
 names = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
-junk = st.one_of(st.lists(st.integers(), max_size=3), st.dictionaries(names, st.integers(),
-                 min_size=1, max_size=2), st.just([]), st.just({"x": {"y": 1}}))
+junk = st.one_of(
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(names, st.integers(), min_size=1, max_size=2),
+    st.just([]),
+    st.just({"x": {"y": 1}}),
+)
 
 
 def _copy() -> dict:
@@ -59,8 +74,11 @@ def wrong_type(draw):
 
 @st.composite
 def bad_number(draw):
-    path = draw(st.sampled_from([("seed",), ("data", "batch_size"), ("trainer", "max_epochs"),
-                                 ("optim", "lr")]))
+    path = draw(
+        st.sampled_from(
+            [("seed",), ("data", "batch_size"), ("trainer", "max_epochs"), ("optim", "lr")]
+        )
+    )
     return _set(_copy(), path, "n" + draw(names))
 
 
@@ -72,17 +90,32 @@ def bad_nesting(draw):
 
 @st.composite
 def broken_interpolation(draw):
-    ref = draw(st.one_of(names.map(lambda n: "${" + n + "}"),
-                         names.map(lambda n: "${data." + n + "}"), st.just("${"),
-                         st.just("${oc.env:}"), st.just("${oc.nope:x}")))
+    ref = draw(
+        st.one_of(
+            names.map(lambda n: "${" + n + "}"),
+            names.map(lambda n: "${data." + n + "}"),
+            st.just("${"),
+            st.just("${oc.env:}"),
+            st.just("${oc.nope:x}"),
+        )
+    )
     return _set(_copy(), draw(st.sampled_from(PATHS)), ref)
 
 
 @st.composite
 def huge_or_empty(draw):
     value = draw(st.sampled_from(["x" * 20_000, None, "", -5, 0]))
-    path = draw(st.sampled_from([("model", "name"), ("data", "batch_size"), ("task",),
-                                 ("data", "max_length"), ("trainer", "max_epochs")]))
+    path = draw(
+        st.sampled_from(
+            [
+                ("model", "name"),
+                ("data", "batch_size"),
+                ("task",),
+                ("data", "max_length"),
+                ("trainer", "max_epochs"),
+            ]
+        )
+    )
     return _set(_copy(), path, value)
 
 
@@ -100,11 +133,27 @@ def missing_required(draw):
 invalid_yaml = st.one_of(
     st.text(min_size=1, max_size=30).map(lambda t: "task: [" + t),
     st.text(min_size=1, max_size=30).map(lambda t: "data:\n\tbatch_size: " + t),
-    st.sampled_from(["- just\n- a list\n", "42\n", "'unterminated\n", "a: b: c\n",
-                     "key: {unclosed\n", "? complex\n: key\n", "data: !!python/object:os.system x\n"]),
+    st.sampled_from(
+        [
+            "- just\n- a list\n",
+            "42\n",
+            "'unterminated\n",
+            "a: b: c\n",
+            "key: {unclosed\n",
+            "? complex\n: key\n",
+            "data: !!python/object:os.system x\n",
+        ]
+    ),
 )
-malformed = st.one_of(unknown_key(), wrong_type(), bad_number(), bad_nesting(),
-                      broken_interpolation(), huge_or_empty(), missing_required())
+malformed = st.one_of(
+    unknown_key(),
+    wrong_type(),
+    bad_number(),
+    bad_nesting(),
+    broken_interpolation(),
+    huge_or_empty(),
+    missing_required(),
+)
 
 
 def _check(text: str, tmp_path) -> None:

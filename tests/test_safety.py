@@ -32,8 +32,7 @@ class NanAt:
         return []
 
 
-def test_nan_loss_stops_naming_step_and_checkpoint(run_recipe, make_plugin_manager,
-                                                   memory_dataset):
+def test_nan_loss_stops_naming_step_and_checkpoint(run_recipe, make_plugin_manager, memory_dataset):
     hooks = make_plugin_manager(memory_dataset, NanAt({5}), autoload=True)
     with pytest.raises(NonFiniteError) as info:
         run_recipe(hooks=hooks, overrides=["checkpoint.every_n_steps=2"])
@@ -47,8 +46,10 @@ def test_nan_batches_skipped_and_counted(run_recipe, make_plugin_manager, memory
     result = run_recipe(hooks=hooks, overrides=["trainer.on_nonfinite=skip"])
     assert result.summary["skipped_batches"] == 2
     with pytest.raises(NonFiniteError, match="skipped 1 batches already"):
-        run_recipe(hooks=make_plugin_manager(memory_dataset, NanAt({2, 4}), autoload=True),
-                   overrides=["trainer.on_nonfinite=skip", "trainer.max_skipped_batches=1"])
+        run_recipe(
+            hooks=make_plugin_manager(memory_dataset, NanAt({2, 4}), autoload=True),
+            overrides=["trainer.on_nonfinite=skip", "trainer.max_skipped_batches=1"],
+        )
 
 
 def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path, capsys):
@@ -112,8 +113,12 @@ def _wait_for(path, proc, timeout=120):
 def test_sigterm_saves_checkpoint_and_says_how_to_resume(tmp_path, tiny_model_dir):
     recipe = write_csv_recipe(tmp_path, tiny_model_dir)
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(_ftcore("run", recipe, "--out", str(run_dir)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _ftcore("run", recipe, "--out", str(run_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(run_dir / "checkpoints" / "last.ckpt", proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -121,10 +126,20 @@ def test_sigterm_saves_checkpoint_and_says_how_to_resume(tmp_path, tiny_model_di
     assert "SIGTERM received: stopped after optimiser step" in err
     assert f"ftcore run --resume {run_dir}" in err
     assert not (run_dir / "model").exists()
-    done = subprocess.run(_ftcore("run", "--resume", str(run_dir)), capture_output=True,
-                          text=True)
+    done = subprocess.run(_ftcore("run", "--resume", str(run_dir)), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run_dir / "metrics.json").read_text())["steps_trained"] == 48
+
+
+# Every stateful strategy at once, so the kill points fall inside the unfreezing schedule,
+# with L2-SP's anchor, the early-stopping counters and the warm-up (optim.warmup_steps).
+KILL_TEST_STRATEGIES = """
+strategies:
+  gradual_unfreezing: {mode: every, unit: step, every: 6, warmup_steps: 3}
+  discriminative_lr: {decay: 2.0}
+  l2_sp: {alpha: 0.01, apply_to: [backbone]}
+  early_stopping: {patience: 3}
+"""
 
 
 @pytest.mark.parametrize("seed", [0])
@@ -132,18 +147,17 @@ def test_kill_test_sigkill_at_random_points_then_resume_is_exact(tmp_path, tiny_
     """SIGKILL the run at several random points, resume each time, compare with no kills."""
     import random
 
-    recipe = write_csv_recipe(tmp_path, tiny_model_dir)
+    recipe = write_csv_recipe(tmp_path, tiny_model_dir, KILL_TEST_STRATEGIES)
     reference = tmp_path / "reference"
-    subprocess.run(_ftcore("run", recipe, "--out", str(reference)), check=True,
-                   capture_output=True)
+    subprocess.run(_ftcore("run", recipe, "--out", str(reference)), check=True, capture_output=True)
     run_dir, rng, kills = tmp_path / "killed", random.Random(seed), []
     args = _ftcore("run", recipe, "--out", str(run_dir))
     while True:
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if len(kills) < 3:
-            step = _kill_after_checkpoints(proc, run_dir / "checkpoints" / "last.ckpt",
-                                           rng.randint(1, 12))
+            step = _kill_after_checkpoints(
+                proc, run_dir / "checkpoints" / "last.ckpt", rng.randint(1, 12)
+            )
             if step is not None:
                 kills.append(step)
                 args = _ftcore("run", "--resume", str(run_dir))
@@ -153,6 +167,8 @@ def test_kill_test_sigkill_at_random_points_then_resume_is_exact(tmp_path, tiny_
         break
     print(f"killed with SIGKILL after checkpoints of steps {kills}")
     assert len(kills) == 3
+    schedule = json.loads((reference / "unfreeze_schedule.json").read_text())
+    assert json.loads((run_dir / "unfreeze_schedule.json").read_text()) == schedule
     ref = torch.load(reference / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     got = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     assert all(torch.equal(ref[k], got[k]) for k in ref)

@@ -34,6 +34,37 @@ def ftcore_load_dataset(name, options, seed):
 
 BROKEN = "raise ImportError('this plugin is broken on purpose')\n"
 
+MISSPELT = """
+import ftcore
+
+@ftcore.hookimpl
+def ftcore_componets():  # misspelt: no such hook
+    return []
+"""
+
+# Claims the dataset name 'weather' too.
+TWIN = """
+import ftcore
+from ftcore.types import Component
+
+@ftcore.hookimpl
+def ftcore_components():
+    return [Component(kind="dataset", name="weather", description="another weather")]
+"""
+
+# Dataset 'stormy' trains fine until this plugin's loss term raises at the third step.
+RAISING = (
+    GOOD.replace('"weather"', '"stormy"')
+    + """
+
+@ftcore.hookimpl
+def ftcore_loss_terms(module, batch, output):
+    if module.recipe.data.source == "stormy" and module.global_step >= 2:
+        raise RuntimeError("the storm broke the loss")
+    return []
+"""
+)
+
 
 def _write_plugin(root: Path, dist: str, module: str, code: str) -> Path:
     folder = root / dist
@@ -60,9 +91,14 @@ def _write_plugin(root: Path, dist: str, module: str, code: str) -> Path:
 def installed(tmp_path_factory):
     root = tmp_path_factory.mktemp("third-party")
     good = _write_plugin(root, "ftcore-weather-test", "ftcore_weather_test", GOOD)
-    bad = _write_plugin(root, "ftcore-broken-test", "ftcore_broken_test", BROKEN)
+    others = [
+        _write_plugin(root, "ftcore-broken-test", "ftcore_broken_test", BROKEN),
+        _write_plugin(root, "ftcore-misspelt-test", "ftcore_misspelt_test", MISSPELT),
+        _write_plugin(root, "ftcore-twin-test", "ftcore_twin_test", TWIN),
+        _write_plugin(root, "ftcore-raising-test", "ftcore_raising_test", RAISING),
+    ]
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
-    subprocess.run([*pip, str(good), str(bad)], check=True, capture_output=True)
+    subprocess.run([*pip, str(good), *map(str, others)], check=True, capture_output=True)
     yield root
     subprocess.run(
         [
@@ -74,15 +110,31 @@ def installed(tmp_path_factory):
             "-q",
             "ftcore-weather-test",
             "ftcore-broken-test",
+            "ftcore-misspelt-test",
+            "ftcore-twin-test",
+            "ftcore-raising-test",
         ],
         capture_output=True,
     )
 
 
-def _ftcore(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _ftcore(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    import os
+
     return subprocess.run(
-        [sys.executable, "-m", "ftcore.cli", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "ftcore.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **env},
     )
+
+
+def _weather_recipe(tmp_path: Path, model_dir: Path, source: str = "weather", **extra) -> Path:
+    recipe = {**base_recipe(model_dir, source=source), **extra}
+    path = tmp_path / f"{source}.yaml"
+    path.write_text(OmegaConf.to_yaml(recipe))
+    return path
 
 
 def test_plugins_lists_new_plugin_and_broken_one(installed):
@@ -96,9 +148,8 @@ def test_plugins_lists_new_plugin_and_broken_one(installed):
 
 
 def test_recipe_uses_third_party_dataset(installed, tiny_model_dir, tmp_path):
-    recipe = base_recipe(tiny_model_dir, source="weather")
-    path = tmp_path / "weather.yaml"
-    path.write_text(OmegaConf.to_yaml(recipe))
+    # The recipe key plugins.disable switches off the twin that claims 'weather' too.
+    path = _weather_recipe(tmp_path, tiny_model_dir, plugins={"disable": ["ftcore_twin_test"]})
     out = _ftcore("run", str(path), "--out", str(tmp_path / "run"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test: accuracy=" in out.stdout
@@ -114,8 +165,47 @@ def test_strict_mode_turns_broken_plugin_into_error(installed):
     )
     assert out.returncode == 2
     assert "plugin 'ftcore_broken_test' from distribution 'ftcore-broken-test'" in out.stderr
-    env["FTCORE_DISABLE_PLUGINS"] = "ftcore_broken_test"
+    env["FTCORE_DISABLE_PLUGINS"] = "ftcore_broken_test,ftcore_misspelt_test"
     ok = subprocess.run(
         [sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True, text=True, env=env
     )
     assert ok.returncode == 0 and "ftcore_broken_test" in ok.stdout and "disabled" in ok.stdout
+
+
+def test_misspelt_hook_fails_that_plugin_only(installed):
+    out = _ftcore("plugins")
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if x.startswith("ftcore_misspelt_test"))
+    assert "(ftcore-misspelt-test 1.2.3)  failed" in line
+    assert "ftcore_componets" in out.stdout and "invalid hook implementation" in out.stdout
+
+
+def test_two_plugins_claiming_one_dataset_name(installed, tiny_model_dir, tmp_path):
+    path = _weather_recipe(tmp_path, tiny_model_dir)
+    out = _ftcore("validate", str(path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "dataset 'weather' is provided by plugin" in out.stderr
+    assert "'ftcore_weather_test' (ftcore-weather-test)" in out.stderr
+    assert "'ftcore_twin_test' (ftcore-twin-test)" in out.stderr
+    assert "FTCORE_DISABLE_PLUGINS=name" in out.stderr
+    ok = _ftcore("validate", str(path), FTCORE_DISABLE_PLUGINS="ftcore_twin_test")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_hook_raising_mid_run_names_plugin_hook_and_distribution(
+    installed, tiny_model_dir, tmp_path
+):
+    path = _weather_recipe(tmp_path, tiny_model_dir, source="stormy")
+    out = _ftcore(
+        "run", str(path), "--out", str(tmp_path / "run"), FTCORE_DISABLE_PLUGINS="ftcore_twin_test"
+    )
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    errors = [x for x in out.stderr.splitlines() if x.startswith("ftcore: error:")]
+    assert errors == [
+        "ftcore: error: plugin 'ftcore_raising_test' (ftcore-raising-test) raised in "
+        "ftcore_loss_terms: RuntimeError: the storm broke the loss; report it to the plugin's "
+        "authors, or disable it with FTCORE_DISABLE_PLUGINS=ftcore_raising_test "
+        "(FTCORE_TRACE_PLUGINS=1 shows the traceback)"
+    ]
+    assert (tmp_path / "run" / "recipe.yaml").is_file()  # what was written stays

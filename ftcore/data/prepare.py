@@ -23,8 +23,8 @@ class PreparedData:
     drop_reasons: list[str] = field(default_factory=list)
 
 
-def text_problem(row: Row, key: str) -> str | None:
-    """Core's own row check: the text must be a non-empty string."""
+def text_problem(row: Row, key: str, max_chars: int | None = None) -> str | None:
+    """Core's own row check: the text must be a non-empty string of at most ``max_chars``."""
     value = row.get(key)
     if value is None:
         return f"missing '{key}'"
@@ -32,6 +32,12 @@ def text_problem(row: Row, key: str) -> str | None:
         return f"'{key}' is not text (got {type(value).__name__})"
     if not value.strip():
         return f"empty '{key}'"
+    if max_chars is not None and len(value) > max_chars:
+        return (
+            f"'{key}' is {len(value):,} characters long, over data.max_chars={max_chars} "
+            "(a stray quote can swallow the rest of a file; check the row, or raise "
+            "data.max_chars)"
+        )
     return None
 
 
@@ -48,7 +54,7 @@ def _check_split(
     clean = normalizer(list(recipe.data.normalize))
     kept = []
     for index, row in enumerate(raw.splits[split]):
-        problem = text_problem(row, key)
+        problem = text_problem(row, key, recipe.data.max_chars)
         if problem is None:
             row = {**row, key: clean(row[key])}
             problem = hooks.check_row(task=recipe.task, row=row, info=info)

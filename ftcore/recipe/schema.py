@@ -73,6 +73,9 @@ class DataConfig:
     normalize: list[Normalize] = field(default_factory=list)
     # What to do with an invalid row (empty text, unknown label): fail, or drop and report.
     on_invalid: OnInvalid = OnInvalid.error
+    # A text longer than this many characters is an invalid row (a guard against a broken
+    # file whose quoting swallowed the rest of it); tokenisation truncates at max_length.
+    max_chars: int = 100_000
     # Use at most this many training rows (a seeded random subset); null for all.
     limit_train: Optional[int] = None
     # Use at most this many validation and test rows each; null for all.

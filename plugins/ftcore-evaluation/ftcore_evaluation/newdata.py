@@ -64,7 +64,7 @@ def check_rows(rows: list[dict], predictor: Any, path: Path, drop: bool) -> tupl
     clean = normalizer(list(predictor.recipe.data.normalize))
     kept, problems = [], []
     for row in rows:
-        problem = text_problem(row, "text")
+        problem = text_problem(row, "text", getattr(predictor.recipe.data, "max_chars", None))
         if problem is None:
             row = {**row, "text": clean(row["text"])}
             problem = predictor.hooks.check_row(

@@ -112,7 +112,6 @@ def test_evaluate_rejects_unknown_labels(evaluated_run, tmp_path, capsys):
     assert len(json.loads((tmp_path / "dropped" / "evaluation.json").read_text())["dropped"]) == 1
 
 
-@pytest.mark.xfail(reason="assess learning-curve fractions: known failure at stop, see closing note", strict=False)
 def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
     from ftcore.testing import save_tiny_bert
 
@@ -125,7 +124,9 @@ def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
         recipe=str(path),
         overrides=["trainer.max_epochs=2"],
         models=str(other),
-        budget=60.0,
+        # Generous: the curve stops early when the next point would not fit the budget,
+        # and a loaded machine must not turn that into a failure.
+        budget=1800.0,
         samples=200,
         out=str(tmp_path / "assessment"),
     )
