@@ -124,8 +124,9 @@ def process(
     }
 
 
-def machine() -> dict[str, Any]:
-    """The machine the numbers come from (CPU model and flags that matter, memory)."""
+def machine(device: str = "cpu") -> dict[str, Any]:
+    """The machine the numbers come from (CPU model and flags that matter, memory; the
+    accelerator's name, memory, CUDA and driver versions when ``device`` is not cpu)."""
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -152,17 +153,48 @@ def machine() -> dict[str, Any]:
     )
     with contextlib.suppress(ValueError):
         info["versions"] = json.loads(versions.stdout)
+    if device != "cpu":
+        info["accelerator"] = accelerator()
+    return info
+
+
+def accelerator() -> dict[str, Any]:
+    """The CUDA card (name, memory, multiprocessors), torch's CUDA version and the driver."""
+    script = (
+        "import json, torch; p = torch.cuda.get_device_properties(0); print(json.dumps({"
+        "'name': p.name, 'memory_gib': round(p.total_memory / 2**30, 1), "
+        "'multiprocessors': p.multi_processor_count, 'capability': f'{p.major}.{p.minor}', "
+        "'cuda': torch.version.cuda, 'count': torch.cuda.device_count()}))"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    info: dict[str, Any] = {}
+    with contextlib.suppress(ValueError):
+        info = json.loads(found.stdout)
+    with contextlib.suppress(OSError):
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        )
+        info["driver"] = smi.stdout.strip().splitlines()[0] if smi.stdout.strip() else None
     return info
 
 
 class StepClock:
-    """Time stamps at the end of every training step; statistics after the warm-up."""
+    """Time stamps at the end of every training step; statistics after the warm-up.
 
-    def __init__(self, warmup: int) -> None:
+    sync: called before every stamp (``torch.cuda.synchronize`` on a GPU, so a stamp is
+    taken once the step's kernels have finished, not when they were queued).
+    """
+
+    def __init__(self, warmup: int, sync: Callable[[], Any] | None = None) -> None:
         self.warmup = warmup
+        self.sync = sync
         self.stamps: list[float] = []
 
     def tick(self) -> None:
+        if self.sync is not None:
+            self.sync()
         self.stamps.append(time.perf_counter())
 
     def result(self) -> dict[str, Any]:

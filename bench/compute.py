@@ -1,10 +1,12 @@
 """This machine's matmul peak and the FLOPs of one MiniLM training step.
 
-``python -m bench.compute peak --threads T --out FILE``: the best FLOP/s of square
-matmuls (fp32 and bf16) over a few sizes: the peak the training throughput is compared
-with.
+``python -m bench.compute peak --threads T [--device cuda] --out FILE``: the best FLOP/s of
+square matmuls (fp32 and bf16) over a few sizes: the peak the training throughput is
+compared with. On cuda the sizes are larger, and each timing ends with
+``torch.cuda.synchronize()``.
 
-``python -m bench.compute flops --model DIR --batch B --seq S --out FILE``: FLOPs of one
+``python -m bench.compute flops --model DIR --batch B --seq S [--device cuda] --out FILE``:
+FLOPs of one
 training step (forward + backward) of a sequence-classification model, counted with
 ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and attention), and the 6 x params
 x tokens estimate (non-embedding parameters).
@@ -18,37 +20,48 @@ from typing import Any
 
 from bench.common import write_json
 
-SIZES = (512, 1024, 2048)
+SIZES = {"cpu": (512, 1024, 2048), "cuda": (2048, 4096, 8192)}
 
 
-def matmul_peak(dtype: Any, seconds: float = 1.5) -> dict[str, Any]:
-    """The best sustained FLOP/s of n x n @ n x n over ``SIZES`` (each timed ~``seconds``)."""
+def matmul_peak(dtype: Any, seconds: float = 1.5, device: str = "cpu") -> dict[str, Any]:
+    """The best sustained FLOP/s of n x n @ n x n over ``SIZES`` (each timed ~``seconds``).
+
+    On cuda the products are queued in blocks of 10, each block waited for, so the clock
+    reads finished work (and the queue stays short)."""
     import torch
 
+    sync = torch.cuda.synchronize if device == "cuda" else lambda: None
+    block = 10 if device == "cuda" else 1
     best: dict[str, Any] = {"flops_per_s": 0.0}
-    for n in SIZES:
-        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        a @ b  # warm-up
+    for n in SIZES[device]:
+        a = torch.randn(n, n, dtype=dtype, device=device)
+        b = torch.randn(n, n, dtype=dtype, device=device)
+        for _ in range(block):  # warm-up
+            a @ b
+        sync()
         runs, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds:
-            a @ b
-            runs += 1
+            for _ in range(block):
+                a @ b
+            sync()
+            runs += block
         rate = 2 * n**3 * runs / (time.perf_counter() - started)
         if rate > best["flops_per_s"]:
             best = {"flops_per_s": rate, "n": n}
     return best
 
 
-def step_flops(model_dir: str, batch: int, seq: int) -> dict[str, Any]:
+def step_flops(model_dir: str, batch: int, seq: int, device: str = "cpu") -> dict[str, Any]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging
 
     logging.set_verbosity_error()
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).train()
-    ids = torch.randint(1000, 2000, (batch, seq))
-    labels = torch.zeros(batch, dtype=torch.long)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2)
+    model = model.to(device).train()
+    ids = torch.randint(1000, 2000, (batch, seq), device=device)
+    labels = torch.zeros(batch, dtype=torch.long, device=device)
     with FlopCounterMode(display=False) as counter:
         model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss.backward()
     embeddings = model.base_model.embeddings
@@ -73,6 +86,7 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq", type=int, default=64)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     import torch
@@ -82,11 +96,14 @@ def main() -> None:
     if args.what == "peak":
         found = {
             "threads": torch.get_num_threads(),
-            "fp32": matmul_peak(torch.float32),
-            "bf16": matmul_peak(torch.bfloat16),
+            "fp32": matmul_peak(torch.float32, device=args.device),
+            "bf16": matmul_peak(torch.bfloat16, device=args.device),
         }
+        if args.device == "cuda":
+            found["device"] = torch.cuda.get_device_name(0)
+            found["float32_matmul_precision"] = torch.get_float32_matmul_precision()
     else:
-        found = step_flops(args.model, args.batch, args.seq)
+        found = step_flops(args.model, args.batch, args.seq, args.device)
     write_json(args.out, found)
 
 

@@ -1,13 +1,15 @@
 """Framework overhead: per-step time of one training setup written five ways.
 
 Run by ``bench.run``; each side is one process: ``python -m bench.overhead SIDE --model DIR
---warmup W --steps N --threads T --out FILE``.
+--warmup W --steps N --threads T [--device cuda] --out FILE``.
 
 Every side trains the same tiny BERT (``bench.tiny``) on the same rows (batch 8, exactly
 32 tokens each) with the same optimisation: fused AdamW, lr 1e-3, weight decay 0.01 except
 biases and LayerNorm weights, a linear decay stepped every step, gradient-norm clipping at
 1.0, ``torch.set_num_threads(T)``. The clock stamps the end of every step; the first W
 steps are a warm-up, the next N are timed (mean = window time / N; median step).
+With ``--device cuda`` every side trains on the GPU and the clock calls
+``torch.cuda.synchronize()`` before each stamp, so a step ends when its kernels have run.
 
 Sides:
   plain          a hand-written PyTorch loop (HF DataCollatorWithPadding, the model's loss)
@@ -75,7 +77,7 @@ def side_plain(args: argparse.Namespace, clock: StepClock) -> None:
     from transformers import DataCollatorWithPadding
 
     tokenizer, data = _data(args)
-    model = _model(args)
+    model = _model(args).to(args.device)
     loader = DataLoader(
         data,
         batch_size=args.batch,
@@ -85,6 +87,8 @@ def side_plain(args: argparse.Namespace, clock: StepClock) -> None:
     )
     optimizer, schedule = _optimizer(model, total_steps(args))
     for batch in loader:
+        if args.device != "cpu":
+            batch = {k: v.to(args.device, non_blocking=True) for k, v in batch.items()}
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
@@ -141,7 +145,7 @@ def side_lightning(args: argparse.Namespace, clock: StepClock) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
             max_steps=total,
-            accelerator="cpu",
+            accelerator=args.device,
             devices=1,
             gradient_clip_val=CLIP,
             logger=CSVLogger(tmp),
@@ -169,7 +173,7 @@ def _ftcore(args: argparse.Namespace, clock: StepClock, strategies: dict | None)
     recipe["optim"] = {"lr": LR, "weight_decay": WEIGHT_DECAY, "grad_clip": CLIP}
     recipe["trainer"] = {
         "max_epochs": 1,
-        "accelerator": "cpu",
+        "accelerator": args.device,
         "devices": "1",
         "progress_bar": False,
         "num_threads": args.threads,
@@ -219,7 +223,7 @@ def side_hf_trainer(args: argparse.Namespace, clock: StepClock) -> None:
             optim="adamw_torch_fused",
             save_strategy="no",
             report_to="none",
-            use_cpu=True,
+            use_cpu=args.device == "cpu",
             disable_tqdm=True,
             seed=0,
         )
@@ -248,6 +252,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--strategies", help="ftcore_strategies: a subset, comma-separated")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=32)
     parser.add_argument(
@@ -259,7 +264,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    clock = StepClock(args.warmup)
+    sync = torch.cuda.synchronize if args.device == "cuda" else None
+    clock = StepClock(args.warmup, sync)
     globals()[f"side_{args.side}"](args, clock)
     write_json(args.out, {"side": args.side, **clock.result()})
 

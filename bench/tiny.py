@@ -4,6 +4,11 @@
 tokens): a model so small that what a framework adds per step is visible. Every row is
 long enough to be truncated to exactly ``max_length`` tokens, so every batch has the same
 shape on every side of a comparison.
+
+``python -m bench.tiny DIR [--shape minilm] [--tokenizer TOK]``: ``--shape minilm`` writes
+a randomly initialised BERT of MiniLM-L6's shape (6 layers, hidden 384, 12 heads, FF 1536)
+for where the MiniLM package (90 MB of weights) is not installed; ``--tokenizer`` takes
+the tokenizer from folder TOK (MiniLM's files) instead of the MiniLM package.
 """
 
 from __future__ import annotations
@@ -18,20 +23,31 @@ WORDS = (
 ).split()
 
 
-def save_tiny_bert(folder: Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
-    """A randomly initialised BERT (``hidden`` wide, ``layers`` deep) with MiniLM's tokenizer."""
+SHAPES = {"tiny": (64, 2, 4), "minilm": (384, 6, 12)}  # hidden, layers, heads; FF 4 x hidden
+
+
+def save_tiny_bert(
+    folder: Path,
+    hidden: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+    heads: int = 4,
+    tokenizer_dir: str | None = None,
+) -> Path:
+    """A randomly initialised BERT (``hidden`` wide, ``layers`` deep) with MiniLM's tokenizer
+    (from ``tokenizer_dir`` when given, else from the MiniLM package)."""
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
     from ftcore.testing import _bert_tokenizer
 
-    tokenizer = _bert_tokenizer()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir) if tokenizer_dir else _bert_tokenizer()
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=hidden,
         num_hidden_layers=layers,
-        num_attention_heads=4,
+        num_attention_heads=heads,
         intermediate_size=4 * hidden,
         max_position_embeddings=512,
     )
@@ -58,6 +74,12 @@ def features(tokenizer: Any, data: list[dict], max_length: int) -> list[dict]:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    save_tiny_bert(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--shape", choices=list(SHAPES), default="tiny")
+    parser.add_argument("--tokenizer", help="folder of MiniLM's tokenizer files")
+    args = parser.parse_args()
+    hidden, layers, heads = SHAPES[args.shape]
+    save_tiny_bert(args.folder, hidden, layers, heads=heads, tokenizer_dir=args.tokenizer)

@@ -115,6 +115,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "ftcore run --resume RUN_DIR takes no RECIPE or --out: the run "
                 "directory holds its recipe"
             )
+        if not (Path(args.resume) / "recipe.yaml").is_file():
+            raise UserError(
+                f"{args.resume} is not an ftcore run directory (it has no recipe.yaml); give "
+                "the folder an earlier `ftcore run` wrote (printed as 'run directory')"
+            )
         recipe, hooks = _recipe(str(Path(args.resume) / "recipe.yaml"), args.overrides)
         summary = execute(recipe, hooks, out=args.resume, resume=True)
     elif not args.recipe:

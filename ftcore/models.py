@@ -41,7 +41,7 @@ def _from_hub(name: str, hooks: Any) -> str:
         return snapshot_download(name, local_files_only=offline)
     except Exception as exc:
         why = (
-            "offline mode (HF_HUB_OFFLINE=1) and not in the local cache"
+            "not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids downloading it"
             if offline
             else f"could not download it ({type(exc).__name__})"
         )
