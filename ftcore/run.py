@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,11 @@ from ftcore.data.prepare import SPLITS, PreparedData, encode_split, prepare
 from ftcore.io import atomic_write_json, atomic_write_text
 from ftcore.models import resolve_model
 from ftcore.versions import versions
+
+REMOTE_CODE_WARNING = (
+    "model.trust_remote_code is on: this run executes Python code shipped with the model "
+    "folder; use it only for a model whose code you have reviewed"
+)
 
 
 @dataclass
@@ -52,6 +58,8 @@ def load_data(run: Run) -> None:
 
     recipe, hooks = run.recipe, run.hooks
     run.model_path = resolve_model(recipe, hooks)
+    if recipe.model.trust_remote_code:
+        print(f"ftcore: WARNING: {REMOTE_CODE_WARNING}", file=sys.stderr)
     run.tokenizer = AutoTokenizer.from_pretrained(
         run.model_path, trust_remote_code=recipe.model.trust_remote_code
     )

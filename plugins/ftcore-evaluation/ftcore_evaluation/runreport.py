@@ -168,6 +168,10 @@ def write_run_report(
         f"{code(recipe.data.source)}. Run directory {code(run.run_dir)}; report written "
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}."
     )
+    if recipe.model.trust_remote_code:
+        from ftcore.run import REMOTE_CODE_WARNING
+
+        intro = f"**Warning: {REMOTE_CODE_WARNING}.**\n\n{intro}"
     report.write(
         run.run_dir, f"Run report: {recipe.name}", intro, sections(run, summary, result, errors)
     )

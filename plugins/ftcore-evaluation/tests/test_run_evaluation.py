@@ -86,3 +86,18 @@ def test_section_without_the_plugin_names_the_distribution(tiny_model_dir, memor
     del recipe["evaluation"]
     cfg = validate(OmegaConf.create(recipe), hooks, source="r.yaml", default_name="r")
     assert dict(cfg.evaluation) == {}
+
+
+def test_report_warns_prominently_when_remote_code_is_trusted(tmp_path, tiny_model_dir, capsys):
+    out = run_evaluated(
+        tmp_path / "run",
+        tiny_model_dir,
+        ["model.trust_remote_code=true"],
+        baseline=False,
+        forgetting=False,
+    ).run_dir
+    assert "WARNING: model.trust_remote_code is on" in capsys.readouterr().err
+    text = (out / "report.md").read_text()
+    # Right under the title, before anything else.
+    assert text.split("\n")[2].startswith("**Warning: model.trust_remote_code is on")
+    assert "<strong>Warning: model.trust_remote_code is on" in (out / "report.html").read_text()
