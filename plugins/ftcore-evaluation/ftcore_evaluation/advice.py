@@ -54,6 +54,28 @@ def paired(draws_a: np.ndarray, draws_b: np.ndarray, value: float, boot: Bootstr
     return stats.Interval(value, low, high).to_dict()
 
 
+def learning_points(
+    model: assess.Model, metric: str, higher: bool
+) -> tuple[list[assess.Point], list[int]]:
+    """The curve points that beat the trivial baseline, and the row counts of the others.
+
+    A short run that scores no better than the majority-class (or mean) predictor has not
+    started to learn; fitting a power law through such plateau points makes the curve look
+    steeper than it is and the projection far too optimistic, so they are left out.
+    """
+    values = [
+        found[metric].value
+        for found in model.baselines.intervals.values()
+        if metric in found and found[metric].value is not None and not np.isnan(found[metric].value)
+    ]
+    if not values:
+        return list(model.curve), []
+    floor = min(values) if higher else max(values)
+    sign = 1.0 if higher else -1.0
+    kept = [p for p in model.curve if sign * (p.metrics[metric]["value"] - floor) > 1e-9]
+    return kept, [p.rows for p in model.curve if p not in kept]
+
+
 def fine_tune_advice(model: assess.Model, projection: dict, boot: Bootstrap) -> list[str]:
     found = best_baseline(model)
     if found is None:
@@ -61,11 +83,12 @@ def fine_tune_advice(model: assess.Model, projection: dict, boot: Bootstrap) -> 
     name, metric, higher = found
     base = model.baselines.intervals[name][metric]
     bounded = _bounded([base.value, projection.get("full", {}).get("value", 0.0)])
-    if not projection:
+    if "full" not in projection:
         best = max(model.curve, key=lambda p: p.rows) if model.curve else None
         shown = fmt_interval(best.metrics[metric]) if best else "n/a"
         return [
-            f"No projection (the learning curve needs at least two points; raise --budget). "
+            f"No projection (the learning curve needs at least two points that beat the "
+            f"trivial baseline; raise --budget). "
             f"The {name} baseline scores {metric} {fmt_interval(base)}; the largest short run "
             f"scored {shown}."
         ]
@@ -173,7 +196,13 @@ def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
         for p in model.curve
     ]
     text = table(["training rows", "steps", "fit s", f"{metric} [CI]"], rows)
-    if projection:
+    if projection.get("skipped_rows"):
+        text += (
+            "\n\nLeft out of the fit: the runs on "
+            f"{', '.join(map(str, projection['skipped_rows']))} rows, which did not beat the "
+            "trivial baseline (they had not started to learn)."
+        )
+    if "full" in projection:
         text += (
             f"\n\nFitted {code(projection['law'])} with a = {projection['a']:.4g}, b = "
             f"{projection['b']:.3f}. Projected {metric}: {fmt_interval(projection['full'])} at "
@@ -265,7 +294,7 @@ def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | Non
     xs = [p.rows for p in model.curve]
     ys, below, above = _bounds(model.curve, metric)
     ax.errorbar(xs, ys, yerr=[below, above], fmt="o", label="short runs (CI)")
-    if projection:
+    if "full" in projection:
         grid = np.geomspace(min(xs), projection["double"]["rows"], 50)
         gaps = projection["a"] * grid ** -projection["b"]
         ax.plot(grid, assess.gap_of(gaps, projection["higher"]), "--", label="fitted power law")
@@ -308,9 +337,12 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str]:
     found = best_baseline(main)
     metric = found[1] if found else next(iter(main.curve[0].metrics)) if main.curve else ""
     higher = found[2] if found else True
-    projection = (
-        assess.project(main.curve, metric, higher, main.sizes["train"], boot) if metric else {}
-    )
+    projection: dict[str, Any] = {}
+    if metric:
+        points, skipped = learning_points(main, metric, higher)
+        projection = assess.project(points, metric, higher, main.sizes["train"], boot)
+        if skipped:
+            projection["skipped_rows"] = skipped
     lines = fine_tune_advice(main, projection, boot) + data_advice(main.data)
     return lines + [cost_advice(main)], projection, metric
 

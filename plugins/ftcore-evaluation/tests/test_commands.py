@@ -136,7 +136,9 @@ def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
     assert found["holdout_rows"] == 8  # half the validation split; the test split is unused
     assert "linear probe" in found["baselines"]
     assert [p["rows"] for p in found["learning_curve"]] == [16, 32]
-    assert found["projection"]["full"]["rows"] == 64
+    # A projection, or the reason there is none (short runs still on the majority plateau).
+    projection = found["projection"]
+    assert projection.get("full", {}).get("rows") == 64 or projection["skipped_rows"]
     assert found["cost"]["seconds_per_step"] > 0 and found["cost"]["parameters"]["total"] > 0
     assert found["recommendation"] and "## Recommendation" in text
     assert {r["model"] for r in found["ranking"]} == {str(other), str(tiny_model_dir)}

@@ -88,3 +88,29 @@ def test_verdicts_in_plain_words():
     loss = scoring.verdict("mse", Interval(-0.5, -0.8, -0.2), False, None, boot, "a", "b")
     assert loss[0] is True  # lower is better
     assert scoring.higher_is_better("mse", None) is False
+
+
+def test_learning_curve_points_on_the_trivial_plateau_are_left_out_of_the_fit():
+    from ftcore_evaluation import advice, assess, scoring
+    from ftcore_evaluation.stats import Interval
+
+    def point(rows: int, accuracy: float) -> assess.Point:
+        return assess.Point(rows, 10, 1.0, 0.1, 1.0, {"accuracy": {"value": accuracy}})
+
+    baselines = scoring.Scored(
+        intervals={
+            "linear probe": {"accuracy": Interval(0.79)},
+            "majority class": {"accuracy": Interval(0.568)},
+        }
+    )
+    model = assess.Model("m", None, {}, {"train": 10_000}, 600, baselines, 1.0)
+    model.curve = [point(160, 0.568), point(320, 0.568), point(640, 0.77), point(1280, 0.80)]
+    kept, skipped = advice.learning_points(model, "accuracy", higher=True)
+    assert [p.rows for p in kept] == [640, 1280] and skipped == [160, 320]
+    # Lower is better (a loss): the plateau is at or above the mean predictor's value.
+    baselines.intervals = {"mean": {"mse": Interval(3.6)}, "ridge probe": {"mse": Interval(2.1)}}
+    model.curve = [point(160, 3.6), point(320, 2.5)]
+    for p, v in zip(model.curve, (3.6, 2.5)):
+        p.metrics = {"mse": {"value": v}}
+    kept, skipped = advice.learning_points(model, "mse", higher=False)
+    assert [p.rows for p in kept] == [320] and skipped == [160]
