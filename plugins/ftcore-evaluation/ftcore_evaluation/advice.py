@@ -209,6 +209,12 @@ def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
             f"the full {projection['full']['rows']} rows, {fmt_interval(projection['double'])} "
             f"at {projection['double']['rows']}."
         )
+        if projection.get("fitted_points") == 2:
+            text += (
+                " Two points fix both constants exactly, so these intervals hold only the "
+                "holdout's sampling noise, not the uncertainty of the curve itself: treat the "
+                "projection as optimistic, or raise --budget for a third point."
+            )
     return text
 
 
@@ -343,6 +349,8 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str]:
         projection = assess.project(points, metric, higher, main.sizes["train"], boot)
         if skipped:
             projection["skipped_rows"] = skipped
+        if "full" in projection:
+            projection["fitted_points"] = len(points)
     lines = fine_tune_advice(main, projection, boot) + data_advice(main.data)
     return lines + [cost_advice(main)], projection, metric
 
