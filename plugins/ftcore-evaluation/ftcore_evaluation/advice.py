@@ -72,7 +72,9 @@ def learning_points(
         return list(model.curve), []
     floor = min(values) if higher else max(values)
     sign = 1.0 if higher else -1.0
-    kept = [p for p in model.curve if sign * (p.metrics[metric]["value"] - floor) > 1e-9]
+    # Metrics computed in float32 and in float64 differ in the 8th digit: not a real gain.
+    tolerance = 1e-6 * max(1.0, abs(floor))
+    kept = [p for p in model.curve if sign * (p.metrics[metric]["value"] - floor) > tolerance]
     return kept, [p.rows for p in model.curve if p not in kept]
 
 
