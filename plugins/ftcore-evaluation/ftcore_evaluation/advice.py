@@ -113,6 +113,11 @@ def fine_tune_advice(model: assess.Model, projection: dict, boot: Bootstrap) -> 
         ]
     else:
         lines = [f"Fine-tuning is projected to do worse than the {name}: {shown}."]
+    if projection.get("fitted_points") == 2:
+        lines[0] += (
+            " This projection rests on two short runs only and is likely optimistic; "
+            "raise --budget for a third point before relying on it."
+        )
     return lines + more_data_advice(projection, metric, higher, bounded, boot)
 
 
