@@ -398,7 +398,8 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
     import torch
 
     from ftcore.recipe import load_recipe
-    from ftcore_evaluation.evaluate import bootstrap_of, options
+    from ftcore_evaluation.evaluate import bootstrap_of
+    from ftcore_evaluation.schema import options
 
     started = time.perf_counter()
     overrides = [*args.overrides, "evaluation.forgetting_during_training=false"]

@@ -7,7 +7,6 @@ Shared by ``ftcore run`` (through the lifecycle hooks), ``ftcore evaluate`` and
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,14 +16,6 @@ from ftcore_evaluation.schema import EvaluationConfig
 from ftcore_evaluation.scoring import Bootstrap
 
 MAIN = "fine-tuned"
-
-
-def options(recipe: Any) -> EvaluationConfig:
-    """The recipe's ``evaluation:`` section as an EvaluationConfig (defaults if absent)."""
-    section = getattr(recipe, "evaluation", None) or {}
-    names = {f.name for f in dataclasses.fields(EvaluationConfig)}
-    keys = list(section.keys()) if hasattr(section, "keys") else []
-    return EvaluationConfig(**{k: section[k] for k in keys if k in names})
 
 
 def bootstrap_of(cfg: EvaluationConfig) -> Bootstrap:

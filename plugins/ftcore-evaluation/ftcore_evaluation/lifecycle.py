@@ -16,7 +16,8 @@ from typing import Any
 
 from ftcore.io import atomic_write_json
 from ftcore_evaluation import evaluate, scoring
-from ftcore_evaluation.evaluate import attempt, options, preserved_rng
+from ftcore_evaluation.evaluate import attempt, preserved_rng
+from ftcore_evaluation.schema import options
 
 START_FILE = Path("evaluation") / "start.json"
 

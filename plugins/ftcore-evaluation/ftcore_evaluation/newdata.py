@@ -113,7 +113,7 @@ def predict_with_targets(predictor: Any, rows: list[dict]) -> list[dict]:
 def evaluate_file(args: Any, hooks: Any) -> tuple[dict[str, Any], Path]:
     from ftcore.predict import Predictor
     from ftcore.types import ReportSection
-    from ftcore_evaluation import datasummary, evaluate, report, runreport
+    from ftcore_evaluation import datasummary, evaluate, report, runreport, schema
 
     run_dir, path = Path(args.run_dir), Path(args.data)
     rows = read_rows(path, args.format, args.text_column, args.label_column)
@@ -122,7 +122,7 @@ def evaluate_file(args: Any, hooks: Any) -> tuple[dict[str, Any], Path]:
     out = Path(args.out) if args.out else run_dir / "evaluations" / path.stem
     out.mkdir(parents=True, exist_ok=True)
     predictions = predict_with_targets(predictor, rows)
-    cfg = evaluate.options(predictor.recipe)
+    cfg = schema.options(predictor.recipe)
     boot = evaluate.Bootstrap(
         args.samples if args.samples is not None else cfg.bootstrap_samples,
         args.confidence if args.confidence is not None else cfg.confidence,

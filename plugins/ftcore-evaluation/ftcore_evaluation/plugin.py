@@ -35,7 +35,7 @@ def ftcore_commands() -> list[Command]:
 
 @ftcore.hookimpl
 def ftcore_check_recipe(recipe: Any) -> list[str]:
-    from ftcore_evaluation.evaluate import options
+    from ftcore_evaluation.schema import options
 
     cfg, problems = options(recipe), []
     if not 0 < cfg.confidence < 1:
@@ -51,7 +51,7 @@ def ftcore_check_recipe(recipe: Any) -> list[str]:
 
 @ftcore.hookimpl
 def ftcore_lightning_callbacks(recipe: Any, run: Any) -> list[Any]:
-    from ftcore_evaluation.evaluate import options
+    from ftcore_evaluation.schema import options
 
     cfg = options(recipe)
     if not (cfg.enabled and cfg.forgetting and cfg.forgetting_during_training):

@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 
 @dataclass
@@ -43,3 +44,14 @@ class EvaluationConfig:
     forgetting_max_length: int = 128
     # Write report.md and report.html to the run directory.
     report: bool = True
+
+
+def options(recipe: Any) -> EvaluationConfig:
+    """The recipe's ``evaluation:`` section as an EvaluationConfig (defaults if absent).
+
+    Here, not in ``evaluate``, so that ``ftcore validate`` does not import numpy.
+    """
+    section = getattr(recipe, "evaluation", None) or {}
+    names = {f.name for f in dataclasses.fields(EvaluationConfig)}
+    keys = list(section.keys()) if hasattr(section, "keys") else []
+    return EvaluationConfig(**{k: section[k] for k in keys if k in names})
