@@ -248,6 +248,7 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _MANAGERS.clear()  # blame only the managers of this command (main runs many times in tests)
     try:
         args, commands = _parse(argv)
         return commands[args.command](args)
