@@ -65,13 +65,22 @@ def alternate(sides: list[str], rounds: int, measure: Callable[[str, int], Any])
     """Measure every side ``rounds`` times, alternating A B C, C B A, A B C... back to back.
 
     Returns {side: [result of each round]}; the reversed order of every second round
-    cancels a slow drift of the machine's speed.
+    cancels a slow drift of the machine's speed. Each result's numbers are logged as it
+    comes, so an interrupted run still shows what it measured.
     """
     found: dict[str, list[Any]] = {side: [] for side in sides}
     for r in range(rounds):
         for side in sides if r % 2 == 0 else list(reversed(sides)):
             found[side].append(measure(side, r))
+            log(f"bench:   round {r + 1}/{rounds} {side}: {_numbers(found[side][-1])}")
     return found
+
+
+def _numbers(result: Any) -> str:
+    if not isinstance(result, dict):
+        return str(result)
+    keys = [k for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return ", ".join(f"{k} {result[k]:g}" for k in keys[:8])
 
 
 def python_job(

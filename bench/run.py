@@ -95,16 +95,19 @@ def overhead(cfg: argparse.Namespace) -> dict[str, Any]:
     installed = strategies_installed()
     sides = [s for s in SIDES if s != "ftcore_strategies" or len(installed) == len(STRATEGIES)]
     single = [f"ftcore+{n}" for n in installed] if not cfg.quick else []
-    steps, warmup = ("100", "20") if cfg.quick else ("150", "20")
+    variants = [f"ftcore [{pair}]" for pair in cfg.ftcore_set]  # diagnostic sides
+    steps, warmup = str(cfg.steps or (100 if cfg.quick else 150)), "20"
 
     def measure(side: str, r: int) -> dict:
         args = ["--model", str(tiny), "--steps", steps, "--warmup", warmup, "--threads", "1",
                 "--device", cfg.device]  # fmt: skip
         if side.startswith("ftcore+"):
             return python_job("overhead", ["ftcore_strategies", "--strategies", side[7:], *args])
+        if side.startswith("ftcore ["):
+            return python_job("overhead", ["ftcore", "--set", side[8:-1], *args])
         return python_job("overhead", [side, *args])
 
-    found = alternate(sides + single, cfg.rounds, measure)
+    found = alternate(sides + single + variants, cfg.rounds, measure)
     per_side = {
         side: {
             "mean_ms": stat(runs, "mean_ms"),
@@ -132,7 +135,7 @@ def overhead(cfg: argparse.Namespace) -> dict[str, Any]:
         },
         "strategies_installed": installed,
     }
-    for side in single:
+    for side in single + variants:
         result["ratios"][f"{side} / ftcore"] = ratio(mean.get(side), mean.get("ftcore"))
     if "ftcore_strategies" not in sides:
         result["ftcore_strategies"] = (
@@ -454,6 +457,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}, tta")
     parser.add_argument("--rounds", type=int, help="alternated rounds (default 5, quick 3)")
     parser.add_argument("--full-rounds", type=int, default=1, help="rounds of --full parts")
+    parser.add_argument("--steps", type=int, help="overhead: timed steps per process")
+    parser.add_argument(
+        "--ftcore-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overhead: one more ftcore side with this recipe override (repeatable)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="threads (default: all cores)")
     parser.add_argument("--no-lock", action="store_true", help=f"do not take {common.LOCK}")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
