@@ -133,6 +133,17 @@ def process(
     }
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 matmul units (AVX512-BF16 or AMX); without them torch
+    emulates bf16 and autocast makes training many times slower, not faster."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split()
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
 def machine(device: str = "cpu") -> dict[str, Any]:
     """The machine the numbers come from (CPU model and flags that matter, memory; the
     accelerator's name, memory, CUDA and driver versions when ``device`` is not cpu)."""

@@ -15,7 +15,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def _met(found: dict | None) -> str:
     if not found or found.get("met") is None:
-        return "not measured"
+        return (found or {}).get("why", "not measured")
     return ("met" if found["met"] else "**missed**") + f" ({found['limit']})"
 
 
@@ -105,6 +105,7 @@ def levers(s: dict) -> list[str]:
         for name, v in s["variants"].items()
     ]
     out += _table(["variant", "ms/step", "vs defaults", "padding share", "real tokens/s"], rows)
+    out += [f"{name}: {why}." for name, why in s.get("skipped", {}).items()] + [""]
     c = s["token_cache"]
     out += [
         f"Token cache ({c['setup']}): tokenising {_fmt(c['encode_seconds']['cold'])} s, "
@@ -115,7 +116,7 @@ def levers(s: dict) -> list[str]:
     ]
     if "bf16_accuracy" in s:
         b = s["bf16_accuracy"]
-        out += [f"bf16 accuracy check: {b['setup']}.", ""]
+        out += [f"bf16 accuracy check: {b['setup']}; {b.get('skipped', 'run')}.", ""]
         rows = [
             [k, v["test_accuracy"], f"± {v['ci95']}", v["step_ms"], v["fit_seconds"]]
             for k, v in b["sides"].items()
