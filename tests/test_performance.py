@@ -162,3 +162,31 @@ def test_bench_command_exists_and_lists_its_sections():
     )
     assert done.returncode == 0, done.stderr
     assert "--full" in done.stdout and "--quick" in done.stdout
+
+
+def test_bench_alternates_sides_and_logs_each_result(capsys):
+    from bench.common import alternate
+
+    calls = []
+    found = alternate(["a", "b"], 2, lambda side, r: calls.append((side, r)) or {"ms": r + 1.5})
+    assert calls == [("a", 0), ("b", 0), ("b", 1), ("a", 1)]
+    assert found == {"a": [{"ms": 1.5}, {"ms": 2.5}], "b": [{"ms": 1.5}, {"ms": 2.5}]}
+    assert "round 2/2 a: ms 2.5" in capsys.readouterr().err
+
+
+def test_bench_padding_share_counts_each_batch_to_its_longest_row():
+    from bench.padding import padding_share
+
+    found = padding_share([2, 4, 4, 4], [0, 1, 2, 3], batch_size=2)
+    assert found == {"real_tokens": 14, "padded_tokens": 16, "padding_share": 0.125}
+
+
+def test_bench_bf16_target_is_not_applicable_where_bf16_is_emulated():
+    from bench.run import precision_target
+
+    row = {"fraction_of_peak": 3.1}
+    emulated = {"fp32": {"flops_per_s": 1.5e11}, "bf16": {"flops_per_s": 1.2e9}}
+    assert precision_target("bf16", row, emulated)["met"] is None
+    native = {"fp32": {"flops_per_s": 1.5e11}, "bf16": {"flops_per_s": 3e11}}
+    assert precision_target("bf16", {"fraction_of_peak": 0.4}, native)["met"] is False
+    assert precision_target("fp32", {"fraction_of_peak": 0.56}, emulated)["met"] is True

@@ -87,7 +87,8 @@ def test_offline_mode_attempts_no_network(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setattr(socket.socket, "connect", refuse)
     recipe = OmegaConf.create({"model": {"name": "someone/not-cached", "cache_dir": None}})
-    with pytest.raises(UserError, match="not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids"):
+    message = "not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids"
+    with pytest.raises(UserError, match=message):
         resolve_model(recipe, build_hooks([], autoload=False))
 
 
