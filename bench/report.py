@@ -162,7 +162,11 @@ def markdown(results: dict) -> str:
     lines = [
         f"# ftcore benchmarks, {results['date']}",
         "",
-        f"Command: `{results['command']}`. Machine: {m.get('cpu')} ({m.get('cpus')} CPUs, "
+        "Commands (each section has its own time stamp): "
+        + ", ".join(f"`{c}`" for c in results.get("commands", [results["command"]]))
+        + ".",
+        "",
+        f"Machine: {m.get('cpu')} ({m.get('cpus')} CPUs, "
         f"{m.get('memory_gb')} GB, flags {', '.join(m.get('cpu_flags', [])) or 'none'}), "
         f"Python {m.get('python')}, "
         + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
