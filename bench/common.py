@@ -133,15 +133,23 @@ def process(
     }
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bf16 matmul units (AVX512-BF16 or AMX); without them torch
-    emulates bf16 and autocast makes training many times slower, not faster."""
+def _cpuinfo() -> tuple[str, list[str]]:
+    """The CPU's model name and its bf16-related flags (avx512_bf16, amx_*) from /proc."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
+        return "?", []
+    names = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln]
     flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split()
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+    return (names[0] if names else "?"), sorted(
+        f for f in flags if f.startswith(("avx512_bf16", "amx"))
+    )
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 matmul units (AVX512-BF16 or AMX); without them torch
+    emulates bf16 and autocast makes training many times slower, not faster."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(_cpuinfo()[1]))
 
 
 def machine(device: str = "cpu") -> dict[str, Any]:
@@ -152,12 +160,7 @@ def machine(device: str = "cpu") -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
     }
-    with contextlib.suppress(OSError):
-        text = Path("/proc/cpuinfo").read_text()
-        names = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if "model name" in ln]
-        flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split()
-        info["cpu"] = names[0] if names else "?"
-        info["cpu_flags"] = sorted(f for f in flags if f.startswith(("avx512_bf16", "amx")))
+    info["cpu"], info["cpu_flags"] = _cpuinfo()
     with contextlib.suppress(OSError):
         mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
         info["memory_gb"] = round(int(mem) / 2**20, 1)

@@ -105,7 +105,8 @@ def levers(s: dict) -> list[str]:
         for name, v in s["variants"].items()
     ]
     out += _table(["variant", "ms/step", "vs defaults", "padding share", "real tokens/s"], rows)
-    out += [f"{name}: {why}." for name, why in s.get("skipped", {}).items()] + [""]
+    for name, why in s.get("skipped", {}).items():
+        out += [f"{name}: {why}.", ""]
     c = s["token_cache"]
     out += [
         f"Token cache ({c['setup']}): tokenising {_fmt(c['encode_seconds']['cold'])} s, "
@@ -121,7 +122,8 @@ def levers(s: dict) -> list[str]:
             [k, v["test_accuracy"], f"± {v['ci95']}", v["step_ms"], v["fit_seconds"]]
             for k, v in b["sides"].items()
         ]
-        out += _table(["precision", "test accuracy", "95% CI", "ms/step", "fit s"], rows)
+        if rows:
+            out += _table(["precision", "test accuracy", "95% CI", "ms/step", "fit s"], rows)
     return out
 
 

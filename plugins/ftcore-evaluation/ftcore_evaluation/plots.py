@@ -93,13 +93,17 @@ def unfreeze_steps(run_dir: Path, rows: list[dict[str, float]]) -> list[float]:
     changes, and the start steps in ``unfreeze_schedule.json`` (gradual unfreezing)."""
     names = columns(rows)
     found = {s for n in names if "unfr" in n.lower() for s in event_steps(rows, n)}
-    schedule = run_dir / "unfreeze_schedule.json"
+    return sorted(found | schedule_steps(run_dir / "unfreeze_schedule.json"))
+
+
+def schedule_steps(schedule: Path) -> set[float]:
+    """The groups' start steps in a gradual-unfreezing schedule file; none if the file is
+    absent or not in that format (a list of ``{"start_step": N, ...}``)."""
     try:
         groups = json.loads(schedule.read_text(encoding="utf-8")) if schedule.is_file() else []
-        found |= {float(g["start_step"]) for g in groups if g.get("start_step")}
+        return {float(g["start_step"]) for g in groups if g.get("start_step")}
     except (ValueError, TypeError, KeyError, AttributeError):
-        pass  # another format: no events drawn
-    return sorted(found)
+        return set()
 
 
 def training_curves(run_dir: Path) -> dict[str, bytes]:

@@ -1,6 +1,7 @@
 """report.html in headless Chromium: it renders, every image loads, no console errors.
 
-Needs Debian's ``chromium`` package (``.ci/run`` installs it); skipped without it.
+Needs Debian's ``chromium`` package (``bash scripts/setup.sh --test`` installs it);
+skipped without it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason="Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)",
+    reason="Debian's chromium is not installed (bash scripts/setup.sh --test installs it)",
 )
 
 # Counts the images that decoded; added to a copy of the report only (the report has no JS).
