@@ -7,34 +7,43 @@ from pathlib import Path
 
 from ftcore.errors import RecipeError, UserError, did_you_mean
 
-CORE_RECIPES = Path(__file__).resolve().parent.parent.parent / "recipes"
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def core_recipes() -> Path:
+    """The shipped recipes: ``ftcore/_recipes/`` in an installed wheel (package data built
+    from the project's ``recipes/``), or ``recipes/`` itself in a checkout."""
+    installed = _PACKAGE / "_recipes"
+    return installed if installed.is_dir() else _PACKAGE.parent / "recipes"
 
 
 def recipe_dirs(plugin_dirs: list[str]) -> list[Path]:
-    """Folders searched for recipes: $FTCORE_RECIPES_PATH, the project's recipes/, plugins'."""
+    """Folders searched for recipes: $FTCORE_RECIPES_PATH, the shipped recipes, plugins'."""
     env = [Path(p) for p in os.environ.get("FTCORE_RECIPES_PATH", "").split(os.pathsep) if p]
-    dirs = [*env, CORE_RECIPES, *(Path(d) for d in plugin_dirs)]
+    dirs = [*env, core_recipes(), *(Path(d) for d in plugin_dirs)]
     return [d for d in dirs if d.is_dir()]
 
 
-def available(plugin_dirs: list[str]) -> dict[str, Path]:
-    """Recipe name -> file, first folder wins. Files starting with '_' are bases, not listed."""
+def available(plugin_dirs: list[str], bases: bool = False) -> dict[str, Path]:
+    """Recipe name -> file, first folder wins. Files starting with '_' are bases: listed
+    only with ``bases=True`` (``extends`` may name them from anywhere)."""
     found: dict[str, Path] = {}
     for folder in recipe_dirs(plugin_dirs):
         for path in sorted(folder.rglob("*.yaml")):
-            if not path.name.startswith("_"):
+            if bases or not path.name.startswith("_"):
                 found.setdefault(path.stem, path)
     return found
 
 
-def find(name_or_path: str, plugin_dirs: list[str]) -> Path:
-    """Resolve a recipe name from `ftcore recipes`, or a path to a YAML file."""
+def find(name_or_path: str, plugin_dirs: list[str], bases: bool = False) -> Path:
+    """Resolve a recipe name from `ftcore recipes` (or a base's name, with ``bases=True``),
+    or a path to a YAML file."""
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} or os.sep in name_or_path:
         if not path.is_file():
             raise UserError(f"recipe file {path} does not exist; check the path")
         return path
-    recipes = available(plugin_dirs)
+    recipes = available(plugin_dirs, bases)
     if name_or_path not in recipes:
         hint = did_you_mean(name_or_path, list(recipes))
         raise UserError(
@@ -115,7 +124,7 @@ def _parent_path(ref: str, child: Path, plugin_dirs: list[str]) -> Path:
     if (child.parent / f"{ref}.yaml").is_file():
         return child.parent / f"{ref}.yaml"
     try:
-        return find(ref, plugin_dirs)
+        return find(ref, plugin_dirs, bases=True)
     except UserError as exc:
         raise RecipeError([f"extends: {exc}"], str(child)) from None
 
