@@ -106,3 +106,15 @@ def cache_root(cache_dir: str | None) -> Path:
     """``cache_dir`` if given, else ``$FTCORE_CACHE``, else ``~/.cache/ftcore``."""
     root = cache_dir or os.environ.get("FTCORE_CACHE") or "~/.cache/ftcore"
     return Path(root).expanduser().absolute()
+
+
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def offline() -> str | None:
+    """The variable that forbids network access (``HF_HUB_OFFLINE=1`` and its relatives),
+    or None when downloads are allowed."""
+    for name in OFFLINE_VARIABLES:
+        if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
+            return name
+    return None

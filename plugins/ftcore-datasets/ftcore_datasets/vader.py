@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ftcore.errors import UserError
 from ftcore.types import RawSplits, Row
-from ftcore_datasets.common import SPLITS, cache_root
+from ftcore_datasets.common import SPLITS, cache_root, offline
 from ftcore_datasets.schema import VaderOptions
 from ftcore_datasets.split import stratified_split
 
@@ -34,8 +34,18 @@ def download_command(folder: Path) -> list[str]:
 
 
 def download(folder: Path) -> Path:
-    """Fetch the sdist into ``folder`` with pip; a UserError saying why if that fails."""
+    """Fetch the sdist into ``folder`` with pip; a UserError saying why if that fails.
+
+    Offline (``HF_HUB_OFFLINE=1`` and its relatives) no connection is attempted.
+    """
     command = download_command(folder)
+    forbidden = offline()
+    if forbidden:
+        raise UserError(
+            f"dataset 'vader_movie': {SDIST} is not in the cache ({folder}) and "
+            f"{forbidden}=1 forbids downloading it; on a machine with network run "
+            f"`{' '.join(command[2:])}` and copy the file into {folder}, or unset {forbidden}"
+        )
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as err:

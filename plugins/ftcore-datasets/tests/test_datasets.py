@@ -278,6 +278,19 @@ def test_vader_download_failure_is_a_user_error(tmp_path, monkeypatch):
         ftcore_load_dataset("vader_movie", None, 0)
 
 
+@pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"])
+def test_vader_offline_with_an_empty_cache_attempts_no_connection(tmp_path, monkeypatch, variable):
+    """Issue 14.10: offline means no ``pip download`` (no connection), one line saying how."""
+    monkeypatch.setattr(vader.subprocess, "run", lambda *a, **k: pytest.fail("pip was run"))
+    monkeypatch.setenv("FTCORE_CACHE", str(tmp_path))
+    monkeypatch.setenv(variable, "1")
+    with pytest.raises(UserError) as caught:
+        ftcore_load_dataset("vader_movie", None, 0)
+    message = str(caught.value)
+    assert f"{variable}=1 forbids downloading" in message and "\n" not in message
+    assert f"pip download --no-deps --no-binary :all: {vader.PIN} -d {tmp_path}" in message
+
+
 @pytest.mark.slow
 def test_vader_movie_real_download(tmp_path):
     raw = ftcore_load_dataset("vader_movie", VaderOptions(cache_dir=str(tmp_path)), 0)
