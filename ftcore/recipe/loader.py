@@ -81,6 +81,9 @@ def _read_yaml(path: Path):
         raise RecipeError([f"invalid YAML{where}: {problem}"], str(path)) from None
     if data is None:
         data = {}
+    problem = _expansion_problem(data)
+    if problem:
+        raise RecipeError([problem], str(path))
     if not isinstance(data, dict):
         raise RecipeError([f"expected a mapping of sections, got {type(data).__name__}"], str(path))
     bad = [k for k in data if not isinstance(k, str)]
@@ -92,29 +95,84 @@ def _read_yaml(path: Path):
         raise RecipeError([f"unsupported value: {exc}".splitlines()[0]], str(path)) from None
 
 
-def load_raw(path: Path, plugin_dirs: list[str], _seen: tuple[Path, ...] = ()):
-    """Read ``path`` and everything it ``extends`` (merged base first), unvalidated."""
+MAX_VALUES = 100_000  # values in a recipe once YAML aliases are expanded
+
+
+def _expansion_problem(data: object) -> str | None:
+    """Why ``data`` is too big once its YAML aliases are expanded (an "alias bomb": a few
+    hundred bytes of nested anchors that expand to billions of values), or None.
+
+    Counts each shared node once per reference without expanding it: linear in the file.
+    """
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def size(node: object) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            raise RecursionError
+        visiting.add(key)
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_VALUES:
+                break
+        visiting.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        total = size(data)
+    except RecursionError:
+        return "a YAML alias refers to itself (or nesting is too deep); write the values out"
+    if total > MAX_VALUES:
+        return (
+            f"expands to more than {MAX_VALUES:,} values through YAML anchors and aliases; "
+            f"write the values out instead of nesting aliases"
+        )
+    return None
+
+
+def load_raw(
+    path: Path,
+    plugin_dirs: list[str],
+    _seen: tuple[Path, ...] = (),
+    _loaded: dict[Path, object] | None = None,
+):
+    """Read ``path`` and everything it ``extends`` (merged base first), unvalidated.
+
+    Each file is read once, however often the ``extends`` graph reaches it.
+    """
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
     path = path.resolve()
     if path in _seen:
         chain = " -> ".join(p.name for p in (*_seen, path))
         raise RecipeError([f"extends: circular chain {chain}"], str(path))
+    loaded = {} if _loaded is None else _loaded
+    if path in loaded:
+        return loaded[path]
     cfg = _read_yaml(path)
     parents = cfg.pop("extends", None)
     if parents is None:
+        loaded[path] = cfg
         return cfg
     if isinstance(parents, str):
         parents = [parents]
     if not isinstance(parents, (list, ListConfig)) or isinstance(parents, DictConfig):
         raise RecipeError(["extends: expected a recipe name, a path, or a list of them"], str(path))
     merged = OmegaConf.create({})
-    for parent in parents:
-        merged = OmegaConf.merge(
-            merged,
-            load_raw(_parent_path(str(parent), path, plugin_dirs), plugin_dirs, (*_seen, path)),
-        )
-    return OmegaConf.merge(merged, cfg)
+    for parent in dict.fromkeys(str(p) for p in parents):  # a name listed twice counts once
+        parent_path = _parent_path(parent, path, plugin_dirs)
+        base = load_raw(parent_path, plugin_dirs, (*_seen, path), loaded)
+        merged = OmegaConf.merge(merged, base)
+    loaded[path] = OmegaConf.merge(merged, cfg)
+    return loaded[path]
 
 
 def _parent_path(ref: str, child: Path, plugin_dirs: list[str]) -> Path:
