@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
+_SCALAR = (str, int, float, bool)
+
+
+def missing(value: Any) -> bool:
+    """No label: null, or a NaN (how pandas and Parquet write an empty cell)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
 
 def as_label_list(value: Any, multi_label: bool, separator: str) -> list[str]:
-    """The label(s) of one row as strings."""
-    if value is None:
+    """The label(s) of one row as strings; [] for a missing label or one that is not a
+    class name (a list in single-label data, a mapping: see :func:`problem`)."""
+    if missing(value):
         return []
     if multi_label:
         if isinstance(value, str):
             return [p.strip() for p in value.split(separator) if p.strip()]
         if isinstance(value, (list, tuple)):
-            return [str(v) for v in value]
+            if all(isinstance(v, _SCALAR) and not missing(v) for v in value):
+                return [str(v) for v in value]
+            return []
+    if not isinstance(value, _SCALAR):
+        return []
     return [str(value)] if str(value).strip() != "" else []
+
+
+def _shape_problem(value: Any, multi_label: bool) -> str | None:
+    """Why a label value has the wrong shape for the head (a list, a mapping...), or None."""
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    if isinstance(value, (list, tuple)) and not multi_label:
+        return (
+            f"label is a list ({shown}), not one class name; give one label per row, or "
+            f"set head.multi_label=true"
+        )
+    if isinstance(value, (list, tuple)) and not as_label_list(value, True, "") and value:
+        return f"label list {shown} holds a value that is not a class name (or a null)"
+    if isinstance(value, (list, tuple)):
+        return None
+    if not missing(value) and not isinstance(value, _SCALAR):
+        return f"label is a {type(value).__name__} ({shown}), not a class name"
+    return None
 
 
 def _sort_key(label: str) -> tuple:
@@ -33,6 +63,9 @@ def vocabulary(values: list[Any], multi_label: bool, separator: str) -> list[str
 
 def problem(value: Any, labels: list[str], multi_label: bool, separator: str) -> str | None:
     """Why a row's label is invalid, or None."""
+    shape = _shape_problem(value, multi_label)
+    if shape:
+        return shape
     found = as_label_list(value, multi_label, separator)
     if not found and not multi_label:
         return "missing label"
