@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ftcore.errors import UserError
 from ftcore.io import read_json
 from ftcore.types import DataInfo
+
+log = logging.getLogger(__name__)
 
 
 def load_run_recipe(run_dir: Path, hooks: Any) -> Any:
@@ -34,26 +39,41 @@ class Predictor:
 
     adapter: use the run's base model plus its ``adapter/`` (a PEFT adapter such as LoRA)
     instead of the merged ``model/``; tokenizer and data facts still come from ``model/``.
+    trust_remote_code: run Python code shipped in the run's model folder. A run folder may
+    come from someone else, so what its ``recipe.yaml`` says is never enough: only the
+    user of this command can allow it (``--trust-remote-code``).
     """
 
-    def __init__(self, run_dir: Path, hooks: Any, adapter: bool = False) -> None:
+    def __init__(
+        self, run_dir: Path, hooks: Any, adapter: bool = False, trust_remote_code: bool = False
+    ) -> None:
         from transformers import AutoTokenizer
 
         model_dir = run_dir / "model"
         self.hooks = hooks
         self.recipe = load_run_recipe(run_dir, hooks)
+        self.recipe.model.trust_remote_code = trust_remote_code
+        if trust_remote_code:
+            log.warning(
+                "--trust-remote-code: running Python code shipped in %s; use it only for "
+                "a run folder whose code you have reviewed",
+                model_dir,
+            )
         adapter_dir = adapter_folder(run_dir) if adapter else None
         if not (model_dir / "ftcore_data_info.json").is_file():
             raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
         self.info = DataInfo.from_dict(read_json(model_dir / "ftcore_data_info.json"))
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = hooks.build_model(
-            task=self.recipe.task,
-            model_path=base_model(self.recipe, hooks) if adapter else str(model_dir),
-            info=self.info,
-            head_config=self.recipe.head,
-            trust_remote_code=self.recipe.model.trust_remote_code,
-        )
+        with _needs_remote_code(run_dir, trust_remote_code):
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                model_dir, trust_remote_code=trust_remote_code
+            )
+            self.model = hooks.build_model(
+                task=self.recipe.task,
+                model_path=base_model(self.recipe, hooks) if adapter else str(model_dir),
+                info=self.info,
+                head_config=self.recipe.head,
+                trust_remote_code=trust_remote_code,
+            )
         if adapter_dir is not None:
             self.model = load_adapter(self.model, adapter_dir)
         self.model.eval()
@@ -88,6 +108,21 @@ class Predictor:
                 )
                 out.extend(self.hooks.decode(task=task, output=step, info=self.info))
         return out
+
+
+@contextmanager
+def _needs_remote_code(run_dir: Path, trusted: bool) -> Iterator[None]:
+    """Turn transformers' refusal to load a model that needs its own code into one line."""
+    try:
+        yield
+    except ValueError as exc:
+        if trusted or "trust_remote_code" not in str(exc):
+            raise
+        raise UserError(
+            f"{run_dir}/model needs Python code shipped with it (auto_map in config.json), "
+            f"which ftcore does not run for a run folder; review the .py files there, then "
+            f"pass --trust-remote-code"
+        ) from None
 
 
 def _text_key(row: dict, key: str) -> str:

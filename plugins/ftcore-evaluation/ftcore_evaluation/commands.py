@@ -64,6 +64,11 @@ def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-column", default="label", help="column/key of the label")
     parser.add_argument("--drop-invalid", action="store_true", help="drop invalid rows")
     parser.add_argument("--out", help="output folder (default RUN_DIR/evaluations/<stem>)")
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run Python code shipped in the run's model/ (never done without this flag)",
+    )
     _bootstrap_arguments(parser)
 
 

@@ -117,7 +117,8 @@ def evaluate_file(args: Any, hooks: Any) -> tuple[dict[str, Any], Path]:
 
     run_dir, path = Path(args.run_dir), Path(args.data)
     rows = read_rows(path, args.format, args.text_column, args.label_column)
-    predictor = Predictor(run_dir, hooks)
+    trusted = getattr(args, "trust_remote_code", False)
+    predictor = Predictor(run_dir, hooks, trust_remote_code=trusted)
     rows, dropped = check_rows(rows, predictor, path, args.drop_invalid)
     out = Path(args.out) if args.out else run_dir / "evaluations" / path.stem
     out.mkdir(parents=True, exist_ok=True)
