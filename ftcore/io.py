@@ -39,3 +39,77 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_text(path: Path, encoding: str = "utf-8", fix: str = "") -> str:
+    """A text file decoded with ``encoding`` (a UTF-8 byte-order mark is dropped).
+
+    Bytes that are not ``encoding`` are a :class:`UserError` naming the line and the byte;
+    ``fix`` says how to give the encoding (default: save the file as ``encoding``).
+    """
+    return decode_text(Path(path).read_bytes(), path, encoding, fix)
+
+
+def decode_text(data: bytes, path: Path, encoding: str = "utf-8", fix: str = "") -> str:
+    """``data``, the contents of ``path``, decoded as :func:`read_text` does."""
+    from ftcore.errors import UserError
+
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise UserError(
+            f"{path} line {line}: not valid {encoding} (byte 0x{data[err.start]:02x}); "
+            f"{fix or f'save the file as {encoding}'}"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+JSONL_EXAMPLE = '{"text": "...", "label": "..."}'
+
+
+def read_jsonl(
+    path: Path,
+    encoding: str = "utf-8",
+    fix: str = "",
+    example: str = JSONL_EXAMPLE,
+    text: str | None = None,
+) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON Lines file.
+
+    Every problem is one :class:`UserError` naming the line: bytes that are not
+    ``encoding`` (``fix`` says what to do), invalid JSON, JSON nested too deep to parse,
+    or a line that is not one object (``example`` shows one). ``text``: the file's
+    contents, already read.
+    """
+    from ftcore.errors import UserError
+
+    text = read_text(path, encoding, fix) if text is None else text
+    rows: list[tuple[int, dict]] = []
+    # split on "\n" only: str.splitlines() would also split on U+2028 inside strings
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            hint = ""
+            if not rows and line.lstrip().startswith("["):
+                hint = " (this looks like a JSON array: JSONL needs one object per line)"
+            raise UserError(
+                f"{where}: invalid JSON ({err.msg} at column {err.colno}){hint}; each line "
+                f"must hold one JSON object such as {example}"
+            ) from None
+        except RecursionError:
+            raise UserError(
+                f"{where}: JSON nested too deeply to read; each line must hold one JSON "
+                f"object such as {example}"
+            ) from None
+        if not isinstance(obj, dict):
+            raise UserError(
+                f"{where}: expected a JSON object, found a {type(obj).__name__}; each line "
+                f"must hold one JSON object such as {example}"
+            )
+        rows.append((number, obj))
+    return rows

@@ -62,8 +62,8 @@ class Predictor:
         adapter_dir = adapter_folder(run_dir) if adapter else None
         if not (model_dir / "ftcore_data_info.json").is_file():
             raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
-        self.info = DataInfo.from_dict(read_json(model_dir / "ftcore_data_info.json"))
-        with _needs_remote_code(run_dir, trust_remote_code):
+        self.info = read_data_info(model_dir / "ftcore_data_info.json")
+        with _loading_model(run_dir, trust_remote_code):
             self.tokenizer = AutoTokenizer.from_pretrained(
                 model_dir, trust_remote_code=trust_remote_code
             )
@@ -110,11 +110,31 @@ class Predictor:
         return out
 
 
+def read_data_info(path: Path) -> DataInfo:
+    """The data facts a run exported next to its model; a damaged file is one line."""
+    try:
+        return DataInfo.from_dict(read_json(path))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UserError(
+            f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0][:80]}); "
+            f"restore it from a copy of the run, or run the recipe again"
+        ) from None
+
+
 @contextmanager
-def _needs_remote_code(run_dir: Path, trusted: bool) -> Iterator[None]:
-    """Turn transformers' refusal to load a model that needs its own code into one line."""
+def _loading_model(run_dir: Path, trusted: bool) -> Iterator[None]:
+    """One line for the model folder's own faults: damaged or truncated weights, missing
+    files, and transformers' refusal to load a model that needs its own code."""
+    from safetensors import SafetensorError
+
     try:
         yield
+    except (SafetensorError, OSError, EOFError) as exc:
+        raise UserError(
+            f"{run_dir}/model cannot be loaded: its files are damaged, truncated or missing "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:100]}); restore the folder "
+            f"from a copy of the run, or run the recipe again"
+        ) from None
     except ValueError as exc:
         if trusted or "trust_remote_code" not in str(exc):
             raise
@@ -165,7 +185,7 @@ def load_adapter(model: Any, folder: Path) -> Any:
 
 def read_inputs(text: str | None, input_file: str | None, prompt: str | None = None) -> list[dict]:
     """Rows from --text, --prompt, or a JSONL file whose lines hold a "text" field."""
-    import json
+    from ftcore.io import read_jsonl
 
     if text is not None:
         return [{"text": text}]
@@ -175,14 +195,8 @@ def read_inputs(text: str | None, input_file: str | None, prompt: str | None = N
     if not path.is_file():
         raise UserError(f"--input: {path} does not exist")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+    for number, row in read_jsonl(path, example='{"text": "..."}'):
+        if not isinstance(row.get("text"), str):
             raise UserError(f'{path}: line {number}: expected an object with a "text" string')
         rows.append(row)
     if not rows:

@@ -59,7 +59,7 @@ def describe(path: Path) -> str:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8
         return "(unreadable YAML)"
     return str(data.get("description", "")) if isinstance(data, dict) else ""
 

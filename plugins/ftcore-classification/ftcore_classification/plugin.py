@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import ftcore
+from ftcore.errors import UserError
 from ftcore.types import Component, DataInfo, StepOutput
 from ftcore_classification import labels as lab
 from ftcore_classification.evaluation import (  # noqa: F401 - registers the evaluation hooks
@@ -41,6 +42,12 @@ def ftcore_data_info(task: str, train_rows: list[dict], head_config: Any) -> Dat
     multi, sep = head_config.multi_label, head_config.label_separator
     values = [row.get("label") for row in train_rows]
     names = list(head_config.labels) if head_config.labels else lab.vocabulary(values, multi, sep)
+    if len(names) < 2:
+        found = f"only the class '{names[0]}'" if names else "no labels"
+        raise UserError(
+            f"data: the training split has {found}; classification needs at least two "
+            f"classes: check data.options.label_column and the data, or list them in head.labels"
+        )
     weights = None
     if head_config.class_weights is not None:
         weights = list(head_config.class_weights)

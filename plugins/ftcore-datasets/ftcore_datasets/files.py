@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import codecs
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ftcore.errors import UserError
+from ftcore.io import decode_text
+from ftcore.io import read_jsonl as core_read_jsonl
 from ftcore.types import RawSplits, Row
 from ftcore_datasets.common import SPLITS, check_ratios
 from ftcore_datasets.schema import FileOptions
@@ -99,16 +100,11 @@ def read_text(path: Path, encoding: str) -> str:
     data = path.read_bytes()
     if not data.strip():
         raise _empty(path)
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise UserError(
-            f"{path} line {line}: not valid {encoding} (byte 0x{data[err.start]:02x}); set "
-            f"data.options.encoding to the file's encoding (e.g. latin-1 or cp1252) "
-            f"or save the file as {encoding}"
-        ) from None
-    return text.removeprefix("\ufeff")
+    fix = (
+        f"set data.options.encoding to the file's encoding (e.g. latin-1 or cp1252) "
+        f"or save the file as {encoding}"
+    )
+    return decode_text(data, path, encoding, fix)
 
 
 def _delimiter(value: str) -> str:
@@ -232,26 +228,8 @@ def read_jsonl(path: Path, options: FileOptions) -> Loaded:
     text = read_text(path, options.encoding)
     rows: list[Row] = []
     numbers: list[int] = []
-    # split on "\n" only: str.splitlines() would also split on U+2028 inside strings
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
+    for lineno, obj in core_read_jsonl(path, text=text):
         where = f"{path} line {lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            hint = ""
-            if not rows and line.lstrip().startswith("["):
-                hint = " (this looks like a JSON array: JSONL needs one object per line)"
-            raise UserError(
-                f"{where}: invalid JSON ({err.msg} at column {err.colno}){hint}; each line "
-                f'must hold one JSON object such as {{"text": "...", "label": "..."}}'
-            ) from None
-        if not isinstance(obj, dict):
-            raise UserError(
-                f"{where}: expected a JSON object, found a {type(obj).__name__}; each line "
-                f'must hold one JSON object such as {{"text": "...", "label": "..."}}'
-            )
         keys = [str(k) for k in obj]
         if options.text_column not in obj:
             raise _missing_column(where, options.text_column, keys, "text_column", "key")

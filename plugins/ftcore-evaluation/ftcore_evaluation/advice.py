@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,12 @@ from ftcore_evaluation.scoring import Bootstrap, fmt_interval
 RESERVE_SECONDS = 8.0
 
 
+_log = logging.getLogger(__name__)  # shown as "ftcore-evaluation: ..." (ftcore.console)
+
+
 def log(message: str) -> None:
-    print(f"assess: {message}", file=sys.stderr, flush=True)
+    """A progress line of ``ftcore assess`` (hidden by ``-q``)."""
+    _log.info("assess: %s", message)
 
 
 def _bounded(values: list[float]) -> bool:

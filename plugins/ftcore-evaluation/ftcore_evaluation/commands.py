@@ -25,6 +25,18 @@ def _bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confidence", type=float, help="interval level (default: 0.95)")
 
 
+def _check_bootstrap_arguments(args: argparse.Namespace) -> None:
+    """--confidence in (0, 1) and --samples not negative: a usage error, not a plugin bug."""
+    from ftcore.errors import UserError
+
+    confidence = getattr(args, "confidence", None)
+    if confidence is not None and not 0 < confidence < 1:
+        raise UserError(f"--confidence {confidence}: must be between 0 and 1, e.g. 0.95")
+    samples = getattr(args, "samples", None)
+    if samples is not None and samples < 0:
+        raise UserError(f"--samples {samples}: must be 0 (no intervals) or more, e.g. 1000")
+
+
 # --- compare -----------------------------------------------------------------------------------
 
 
@@ -37,6 +49,7 @@ def compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def compare_run(args: argparse.Namespace) -> int:
+    _check_bootstrap_arguments(args)
     from ftcore_evaluation.compare import compare_runs
     from ftcore_evaluation.runreport import comparisons_markdown, metrics_markdown
     from ftcore_evaluation.scoring import Bootstrap
@@ -73,6 +86,7 @@ def evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate_run(args: argparse.Namespace) -> int:
+    _check_bootstrap_arguments(args)
     from ftcore_evaluation.newdata import evaluate_file
     from ftcore_evaluation.runreport import metrics_markdown
 
@@ -99,6 +113,7 @@ def assess_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def assess_run(args: argparse.Namespace) -> int:
+    _check_bootstrap_arguments(args)
     from ftcore_evaluation.advice import run_assessment
 
     out, text = run_assessment(args, _hooks())

@@ -7,6 +7,7 @@ Shared by ``ftcore run`` (through the lifecycle hooks), ``ftcore evaluate`` and
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,8 @@ from ftcore.errors import UserError
 from ftcore_evaluation import scoring
 from ftcore_evaluation.schema import EvaluationConfig
 from ftcore_evaluation.scoring import Bootstrap
+
+log = logging.getLogger(__name__)  # shown as "ftcore-evaluation: ..." (ftcore.console)
 
 MAIN = "fine-tuned"
 
@@ -53,12 +56,8 @@ def attempt(what: str, notes: list[str], call: Any) -> Any:
     except UserError as exc:
         notes.append(f"{what} skipped: {exc}")
     except Exception as exc:
-        import sys
-        import traceback
-
-        traceback.print_exc(file=sys.stderr)
         notes.append(f"{what} failed: {type(exc).__name__}: {exc} (traceback on stderr)")
-        print(f"ftcore-evaluation: {notes[-1]}", file=sys.stderr)
+        log.warning("%s", notes[-1], exc_info=True)
     return None
 
 

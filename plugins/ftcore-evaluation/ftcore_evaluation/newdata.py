@@ -8,12 +8,12 @@ the same metrics, intervals and error analysis as at the end of a run are writte
 from __future__ import annotations
 
 import csv
-import json
+import io
 from pathlib import Path
 from typing import Any
 
 from ftcore.errors import UserError
-from ftcore.io import atomic_write_json
+from ftcore.io import atomic_write_json, read_jsonl, read_text
 
 
 def read_rows(path: Path, fmt: str | None, text_column: str, label_column: str) -> list[dict]:
@@ -35,25 +35,18 @@ def read_rows(path: Path, fmt: str | None, text_column: str, label_column: str) 
     return rows
 
 
+ENCODING_FIX = "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT)"
+
+
 def _read_csv(path: Path) -> list[tuple[int, dict]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        return [(i, row) for i, row in enumerate(csv.DictReader(handle, delimiter=delimiter), 2)]
+    text = read_text(path, fix=ENCODING_FIX)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [(i, row) for i, row in enumerate(reader, 2)]
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{path}: line {number}: expected a JSON object")
-        out.append((number, row))
-    return out
+    return read_jsonl(path, fix=ENCODING_FIX)
 
 
 def check_rows(rows: list[dict], predictor: Any, path: Path, drop: bool) -> tuple[list, list]:
