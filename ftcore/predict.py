@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +51,7 @@ class Predictor:
         from transformers import AutoTokenizer
 
         model_dir = run_dir / "model"
+        self.run_dir = run_dir
         self.hooks = hooks
         self.recipe = load_run_recipe(run_dir, hooks)
         self.recipe.model.trust_remote_code = trust_remote_code
@@ -107,7 +109,23 @@ class Predictor:
                     stage="predict",
                 )
                 out.extend(self.hooks.decode(task=task, output=step, info=self.info))
+        if not all(map(finite, out)):
+            raise UserError(
+                f"the model in {self.run_dir}/model predicts NaN or Inf (its weights are not "
+                f"finite); run the recipe again with a lower optim.lr or optim.grad_clip set"
+            )
         return out
+
+
+def finite(value: Any) -> bool:
+    """No NaN or Inf anywhere in a decoded prediction (JSON has no way to write them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(finite, value.values()))
+    if isinstance(value, (list, tuple)):
+        return all(map(finite, value))
+    return True
 
 
 def read_data_info(path: Path) -> DataInfo:

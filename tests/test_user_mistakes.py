@@ -108,3 +108,15 @@ def test_recipes_lists_a_non_utf8_recipe_as_unreadable(tmp_path, capsys, monkeyp
         line.startswith("latin") and "(unreadable YAML)" in line
         for line in capsys.readouterr().out.splitlines()
     )
+
+
+def test_predict_never_prints_nan(run_copy, capsys):
+    """Issue 14.5: a model whose weights are not finite is refused, never `{"pos": NaN}`."""
+    from safetensors.torch import load_file, save_file
+
+    path = run_copy / "model" / "model.safetensors"
+    tensors = load_file(path)
+    tensors = {k: v.fill_(float("nan")) if v.is_floating_point() else v for k, v in tensors.items()}
+    save_file(tensors, path, metadata={"format": "pt"})
+    code = main(["predict", str(run_copy), "--text", "hi"])
+    _one_line_refusal(capsys, code, "predicts NaN or Inf")
