@@ -11,12 +11,28 @@ class UserError(Exception):
 
 
 class RecipeError(UserError):
-    """One or more problems in a recipe, all reported together."""
+    """One or more problems in a recipe, all reported together.
 
-    def __init__(self, problems: list[str], source: str = "recipe") -> None:
+    ``source`` says where the problems are (a recipe file, "command line"); ``sources``,
+    when given, says it per problem (same length as ``problems``; a ``None`` entry means
+    ``source``), e.g. when some problems come from overrides and others from the file.
+    """
+
+    def __init__(
+        self, problems: list[str], source: str = "recipe", sources: list[str | None] | None = None
+    ) -> None:
         self.problems = problems
         self.source = source
-        super().__init__(f"{source}: " + "; ".join(problems))
+        self.sources = list(sources) if sources is not None else []
+        if all(where == source for where, _ in self.located()):
+            super().__init__(f"{source}: " + "; ".join(problems))
+        else:
+            super().__init__("; ".join(f"{where}: {p}" for where, p in self.located()))
+
+    def located(self) -> list[tuple[str, str]]:
+        """``(source, problem)`` for every problem, in order."""
+        found = self.sources + [None] * (len(self.problems) - len(self.sources))
+        return [(where or self.source, p) for where, p in zip(found, self.problems)]
 
 
 class MissingPluginError(UserError):

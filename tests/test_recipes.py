@@ -146,7 +146,9 @@ def test_cli_validate_typo_exit_2_one_line_no_traceback():
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert any("optim.lrr: unknown key (did you mean 'optim.lr'?)" in line for line in lines)
-    assert any("trainer.max_epochs: expected int" in line for line in lines)
-    assert any("model.name: must not be null" in line for line in lines)
+    assert "ftcore: error: command line: optim.lrr=0.1: unknown key (did you mean 'optim.lr'?)" in (
+        lines
+    )
+    assert any("command line: trainer.max_epochs=x: expected int" in line for line in lines)
+    assert any("command line: model.name=null: must not be null" in line for line in lines)
     assert all(line.startswith("ftcore: error: ") for line in lines)

@@ -120,12 +120,13 @@ class TrainerConfig:
     max_epochs: int = 1
     # Stop after this many optimiser steps (-1: no limit).
     max_steps: int = -1
-    # "32-true", "bf16-mixed", "16-mixed"...
-    precision: str = "32-true"
+    # Any precision Lightning accepts: "32-true", "bf16-mixed", "16-mixed", "bf16-true"...
+    precision: Union[str, int] = "32-true"
+    # Lightning accelerator: auto, cpu, gpu, cuda, mps, tpu.
     accelerator: str = "auto"
-    # Number of devices, or "auto".
-    devices: str = "auto"
-    # Lightning strategy: auto, ddp, fsdp, deepspeed...
+    # Number of devices (-1: all), "auto", or device indices: [0, 1] or "0,1".
+    devices: Union[int, str, list[int]] = "auto"
+    # Lightning strategy: auto, ddp, ddp_spawn, fsdp, deepspeed... (any registered name).
     strategy: str = "auto"
     num_nodes: int = 1
     # Validate every this fraction of an epoch (1.0: once per epoch).

@@ -1,7 +1,11 @@
 """Validating a recipe against the core schemas and the plugins' schemas.
 
 Every problem is collected (dotted path, what is wrong, did-you-mean for typos) and
-raised together as one :class:`RecipeError`.
+raised together as one :class:`RecipeError`. An unknown key gets the ftcore key for a name
+from another tool, or for a core key in the wrong section (:mod:`ftcore.recipe.aliases`);
+the values passed to Lightning's ``Trainer`` are checked against what the installed
+Lightning accepts (:mod:`ftcore.recipe.lightning_values`). :func:`ftcore.recipe.load_recipe`
+then attributes the problems about overridden keys to the command line.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-from ftcore.errors import RecipeError, did_you_mean
+from ftcore.errors import RecipeError
+from ftcore.recipe import aliases
+from ftcore.recipe.lightning_values import check_trainer
 from ftcore.recipe.schema import RecipeConfig
 
 _MAX_TEXT = 10_000
@@ -95,9 +101,7 @@ def check_section(schema: type, data: Any, path: str, problems: list[str]):
     for key, value in data.items():
         sub = f"{path}.{key}" if path else str(key)
         if key not in names:
-            prefix = f"{path}." if path else ""
-            hint = did_you_mean(str(key), names, prefix)
-            problems.append(f"{sub}: unknown key{hint}")
+            problems.append(f"{sub}: unknown key{aliases.hint(sub, names)}")
             continue
         if dataclasses.is_dataclass(hints[key]):
             node[key] = check_section(hints[key], value, sub, problems)
@@ -116,6 +120,8 @@ def _assign(node: Any, key: str, value: Any, tp: Any, path: str, problems: list[
     if tp is str and not isinstance(value, str):  # omegaconf would turn 5 into "5"
         problems.append(f"{path}: expected str, got {_short(value)}")
         return
+    if type(value) is int and float in typing.get_args(tp) and int not in typing.get_args(tp):
+        value = float(value)  # omegaconf rejects 2 for Union[float, str] (optim.lr=2)
     try:
         with warnings.catch_warnings():  # omegaconf 2.4 warns on str -> Enum conversion
             warnings.simplefilter("ignore", FutureWarning)
@@ -271,6 +277,8 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
             hooks, "dataset", cfg.data.source, options, "data.options", "data.source", problems
         )
         cfg.data.options = opts if opts is not None else cfg.data.options
+    if _ok("trainer", problems):
+        problems.extend(check_trainer(cfg.trainer))
     cfg.strategies = _named_sections(
         hooks, "strategy", data.get("strategies"), "strategies", problems
     )
