@@ -28,4 +28,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: Any = None
     ) -> dict:
+        # always weights_only=True, whatever Lightning passes (None when a recipe or resume
+        # does not say): a checkpoint never runs code when it is read
         return torch.load(path, map_location=map_location or "cpu", weights_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ftcore import console
 from ftcore.catalog import provider_hint
 from ftcore.errors import MissingPluginError, UserError, did_you_mean
 from ftcore.manager import FtcorePluginManager
@@ -243,6 +244,7 @@ class Hooks:
         )
 
     def run_start(self, *, run: Any) -> None:
+        console.settle()  # the run has imported Lightning and transformers by now
         self.hook.ftcore_run_start(run=run)
 
     def fit_end(self, *, run: Any) -> None:

@@ -9,6 +9,7 @@ Operator controls (environment):
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from ftcore import hookspecs
 from ftcore.errors import UserError
 
 ENTRY_POINT_GROUP = "ftcore"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,7 +114,16 @@ def get_plugin_manager(
                 pm.records.append(_record(ep, "disabled"))
                 continue
             error = _register(pm, ep)
-            pm.records.append(_record(ep, "failed" if error else "loaded", error))
+            record = _record(ep, "failed" if error else "loaded", error)
+            pm.records.append(record)
+            log.debug(
+                "plugin %s (%s %s): %s%s",
+                record.name,
+                record.distribution,
+                record.version,
+                record.status,
+                f" ({error})" if error else "",
+            )
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()

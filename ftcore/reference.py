@@ -274,6 +274,24 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
     return rows
 
 
+def _global_options(parser: argparse.ArgumentParser) -> list[str]:
+    """The options of ``ftcore`` itself (-q, -v): accepted before or after the command."""
+    options = [
+        a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)
+    ]
+    if not options:
+        return []
+    return [
+        "Global options, given before or after the command (`ftcore -q run smoke`, "
+        "`ftcore run smoke -q`; the last one wins):",
+        "",
+        "| option | effect |",
+        "|---|---|",
+        *(f"| `{', '.join(a.option_strings)}` | {_cell(a.help or '')} |" for a in options),
+        "",
+    ]
+
+
 # For positional arguments that the parser gives no help text.
 ARGUMENT_NOTES = {
     "recipe": "a recipe name (see `ftcore recipes`) or a YAML path",
@@ -312,6 +330,7 @@ def cli_markdown() -> str:
             "",
             *EXIT_CODES,
             "",
+            *_global_options(cli_parser()),
         ]
         for name, help_text, parser in commands:
             lines += [

@@ -88,7 +88,7 @@ def test_section_without_the_plugin_names_the_distribution(tiny_model_dir, memor
     assert dict(cfg.evaluation) == {}
 
 
-def test_report_warns_prominently_when_remote_code_is_trusted(tmp_path, tiny_model_dir, capsys):
+def test_report_warns_prominently_when_remote_code_is_trusted(tmp_path, tiny_model_dir, caplog):
     out = run_evaluated(
         tmp_path / "run",
         tiny_model_dir,
@@ -96,7 +96,8 @@ def test_report_warns_prominently_when_remote_code_is_trusted(tmp_path, tiny_mod
         baseline=False,
         forgetting=False,
     ).run_dir
-    assert "WARNING: model.trust_remote_code is on" in capsys.readouterr().err
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert any("model.trust_remote_code is on" in r.getMessage() for r in warned)
     text = (out / "report.md").read_text()
     # Right under the title, before anything else.
     assert text.split("\n")[2].startswith("**Warning: model.trust_remote_code is on")

@@ -6,8 +6,8 @@ plugins and validating recipes stays fast.
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from typing import Any
 
 import ftcore
@@ -20,6 +20,8 @@ from ftcore_generation.evaluation import (  # noqa: F401 - registers the evaluat
     ftcore_score,
 )
 from ftcore_generation.schema import DataFormat, GenerationConfig
+
+log = logging.getLogger(__name__)  # shown as "ftcore-generation: ..." (ftcore.console)
 
 TASK = "generation"
 
@@ -302,4 +304,4 @@ def _show(metrics: dict[str, float]) -> str:
 
 
 def _say(message: str) -> None:
-    print(f"ftcore-generation: {message}", file=sys.stderr, flush=True)
+    log.info(message)

@@ -109,7 +109,7 @@ def describe(facts: dict[str, Any]) -> str:
     shown = ", ".join(targets) if isinstance(targets, list) else targets
     saved = ", ".join(facts["modules_to_save"]) or "none"
     return (
-        f"ftcore-lora: training {facts['trainable_parameters']:,} of "
+        f"training {facts['trainable_parameters']:,} of "
         f"{facts['total_parameters']:,} parameters ({facts['trainable_share']:.2%}); "
         f"rank {facts['r']}, alpha {facts['alpha']}, adapted layers: {shown}; "
         f"trained in full and saved: {saved}"

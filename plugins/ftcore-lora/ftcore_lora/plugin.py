@@ -3,7 +3,7 @@
 - ``ftcore_transform_model`` wraps the task model with peft's LoRA, after every other
   transform (``trylast``), and only once: an already wrapped model is kept, so a resumed
   run loads its checkpoint into the same adapter;
-- ``ftcore_run_start`` reports trainable vs total parameters (stdout and ``lora.json``);
+- ``ftcore_run_start`` reports trainable vs total parameters (the console and ``lora.json``);
 - ``ftcore_export_model`` saves ``adapter/`` and hands on a merged copy, so ``model/`` is a
   plain transformers model. It runs first (``tryfirst``) so that other export steps, such
   as the regression head's target un-standardisation, see the merged model.
@@ -13,6 +13,7 @@ peft, torch and transformers are imported inside the hooks.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import ftcore
 from ftcore.io import atomic_write_json
 from ftcore.types import Component, DataInfo
 from ftcore_lora.schema import LoraOptions
+
+log = logging.getLogger(__name__)  # shown as "ftcore-lora: ..." (ftcore.console)
 
 NAME = "lora"
 
@@ -88,7 +91,7 @@ def ftcore_run_start(run: Any) -> None:
     facts = report(model)
     atomic_write_json(Path(run.run_dir) / "lora.json", facts)
     if run.trainer is None or run.trainer.is_global_zero:
-        print(describe(facts), flush=True)
+        log.info(describe(facts))
 
 
 @ftcore.hookimpl(tryfirst=True)

