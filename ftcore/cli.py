@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ftcore import console
 from ftcore.errors import NonFiniteError, RecipeError, RunInterrupted, UserError
 
 EXIT_USER_ERROR = 2
@@ -21,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftcore", description="Fine-tune pretrained transformers with plugins and recipes."
     )
+    _console_flags(parser, default=console.NORMAL)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser("run", help="fine-tune: fit, validate each epoch, test the best, export")
     run.add_argument(
@@ -32,10 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="resolve and check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
-    rec = sub.add_parser("recipes", help="list recipes; `show NAME`, `copy NAME DEST`")
+    rec = sub.add_parser(
+        "recipes",
+        help="list recipes; `show NAME [--resolved [key=value ...]]`, `copy NAME DEST`",
+    )
     rec.add_argument("action", nargs="?", choices=["show", "copy"])
     rec.add_argument("name", nargs="?")
     rec.add_argument("dest", nargs="?")
+    rec.add_argument(
+        "overrides", nargs="*", help="with show --resolved: key=value overrides, e.g. optim.lr=3e-5"
+    )
+    rec.add_argument(
+        "--resolved",
+        action="store_true",
+        help="show: the recipe as `ftcore run` uses it (extends merged, interpolations "
+        "resolved, every default filled in)",
+    )
     sub.add_parser("plugins", help="list plugins: distribution, version, hooks, status")
     from ftcore import scaffold
 
@@ -53,7 +67,45 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the base model plus the run's adapter/ (e.g. LoRA) instead of model/",
     )
+    pred.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="run Python code shipped in the run's model/ (never done without this flag)",
+    )
     return parser
+
+
+def _console_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-q/--quiet and -v/--verbose (the last one given wins), see ftcore.console."""
+    try:
+        parser.add_argument(
+            "-q",
+            "--quiet",
+            dest="verbosity",
+            action="store_const",
+            const=console.QUIET,
+            default=default,
+            help="print only warnings, errors and the result, not ftcore's progress lines",
+        )
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            dest="verbosity",
+            action="store_const",
+            const=console.VERBOSE,
+            default=default,
+            help="also print ftcore's debug lines and the libraries' notices and warnings "
+            "(Lightning, torch, transformers)",
+        )
+    except argparse.ArgumentError:  # a plugin command that has its own -q or -v keeps it
+        pass
+
+
+def _flags_after_command(parser: argparse.ArgumentParser) -> None:
+    """Accept -q/-v after the command too (``ftcore run smoke -q``), not only before it."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for command in sub.choices.values():
+        _console_flags(command, default=argparse.SUPPRESS)  # keeps a flag given before
 
 
 def _plugin_commands(parser: argparse.ArgumentParser) -> dict[str, Any]:
@@ -154,11 +206,25 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise UserError(f"ftcore recipes {args.action}: give a recipe NAME")
-    path = loader.find(args.name, _hooks().recipe_dirs())
     if args.action == "show":
-        print(path.read_text(encoding="utf-8"), end="")
+        overrides = [*([args.dest] if args.dest else []), *args.overrides]
+        if args.resolved:
+            from omegaconf import OmegaConf
+
+            recipe, _ = _recipe(args.name, overrides)
+            print(OmegaConf.to_yaml(recipe), end="")
+            return 0
+        if overrides:
+            raise UserError(
+                f"ftcore recipes show: {' '.join(overrides)}: overrides apply only with "
+                "--resolved (ftcore recipes show NAME --resolved key=value ...)"
+            )
+        print(loader.find(args.name, _hooks().recipe_dirs()).read_text(encoding="utf-8"), end="")
         return 0
-    return _copy(path, args.dest)
+    if args.overrides or args.resolved:
+        extra = " ".join([*args.overrides, *(["--resolved"] if args.resolved else [])])
+        raise UserError(f"ftcore recipes copy NAME DEST: unexpected {extra}")
+    return _copy(loader.find(args.name, _hooks().recipe_dirs()), args.dest)
 
 
 def _copy(path: Path, dest: str | None) -> int:
@@ -199,7 +265,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ftcore.predict import Predictor, read_inputs
 
     rows = read_inputs(args.text, args.input, args.prompt)
-    predictor = Predictor(Path(args.run_dir), _hooks(), adapter=args.adapter)
+    predictor = Predictor(
+        Path(args.run_dir),
+        _hooks(),
+        adapter=args.adapter,
+        trust_remote_code=args.trust_remote_code,
+    )
     for row, pred in zip(rows, predictor.predict(rows)):
         shown = {"prompt": row["prompt"]} if args.prompt is not None else {"text": row["text"]}
         print(json.dumps({**shown, **pred}, ensure_ascii=False))
@@ -224,8 +295,8 @@ COMMANDS = {
 
 def _report(exc: UserError) -> None:
     if isinstance(exc, RecipeError):
-        for problem in exc.problems:
-            print(f"ftcore: error: {exc.source}: {problem}", file=sys.stderr)
+        for source, problem in exc.located():
+            print(f"ftcore: error: {source}: {problem}", file=sys.stderr)
     else:
         print(f"ftcore: error: {exc}", file=sys.stderr)
 
@@ -233,6 +304,7 @@ def _report(exc: UserError) -> None:
 def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
     parser = _parser()
     commands = {**COMMANDS, **_plugin_commands(parser)}
+    _flags_after_command(parser)
     args, extra = parser.parse_known_args(argv)
     overrides_ok = isinstance(getattr(args, "overrides", None), list) and all(
         "=" in e and not e.startswith("-") for e in extra
@@ -249,8 +321,14 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     _MANAGERS.clear()  # blame only the managers of this command (main runs many times in tests)
+    with console.Console() as shown:  # the default verbosity while the flags are read
+        return _main(argv, shown)
+
+
+def _main(argv: list[str] | None, shown: console.Console) -> int:
     try:
         args, commands = _parse(argv)
+        shown.apply(args.verbosity)
         return commands[args.command](args)
     except UserError as exc:
         _report(exc)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +16,8 @@ from ftcore.data.prepare import SPLITS, PreparedData, encode_split, prepare
 from ftcore.io import atomic_write_json, atomic_write_text
 from ftcore.models import resolve_model
 from ftcore.versions import versions
+
+log = logging.getLogger(__name__)
 
 REMOTE_CODE_WARNING = (
     "model.trust_remote_code is on: this run executes Python code shipped with the model "
@@ -37,6 +39,8 @@ class Run:
     module: Any = None
     trainer: Any = None
     timings: dict[str, float] = field(default_factory=dict)
+    # the checkpoint training continues from (``ftcore run --resume``), chosen before loading
+    resume_from: str | None = None
 
     @property
     def info(self) -> Any:
@@ -59,7 +63,7 @@ def load_data(run: Run) -> None:
     recipe, hooks = run.recipe, run.hooks
     run.model_path = resolve_model(recipe, hooks)
     if recipe.model.trust_remote_code:
-        print(f"ftcore: WARNING: {REMOTE_CODE_WARNING}", file=sys.stderr)
+        log.warning(REMOTE_CODE_WARNING)
     run.tokenizer = AutoTokenizer.from_pretrained(
         run.model_path, trust_remote_code=recipe.model.trust_remote_code
     )
@@ -178,7 +182,7 @@ def build_trainer(run: Run) -> None:
         CSVLogger(run.run_dir, name="logs", version=""),
         TensorBoardLogger(run.run_dir, name="tensorboard", version=""),
     ]
-    devices: Any = int(t.devices) if str(t.devices).isdigit() else t.devices
+    devices: Any = t.devices if isinstance(t.devices, (int, str)) else list(t.devices)
     run.trainer = L.Trainer(
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
@@ -242,59 +246,133 @@ def checkpoint_problem(path: Path) -> str | None:
     return None if "state_dict" in state and "loops" in state else "not a training checkpoint"
 
 
-def resume_checkpoint(run_dir: Path) -> str:
-    """The newest readable checkpoint (last.ckpt first); corrupt ones are reported, skipped."""
-    import sys
+def resume_checkpoint(run_dir: Path) -> str | None:
+    """The newest readable checkpoint, or None if the run has saved none yet.
 
+    Unreadable ones (truncated, corrupt) are reported and skipped; if there are checkpoints
+    but none loads, that is an error (starting over would replace them).
+    """
     from ftcore.errors import UserError
 
-    folder = run_dir / "checkpoints"
-    found = sorted(
-        folder.glob("*.ckpt"),
-        key=lambda p: (p.name == "last.ckpt", p.stat().st_mtime),
-        reverse=True,
-    )
+    found = _checkpoints(run_dir)
     for path in found:
         problem = checkpoint_problem(path)
         if problem is None:
             return str(path)
-        print(
-            f"ftcore: checkpoint {path} is unreadable ({problem}); trying the previous one",
-            file=sys.stderr,
-        )
+        log.warning(f"checkpoint {path} is unreadable ({problem}); trying the previous one")
+    if not found:
+        return None
     raise UserError(
-        f"{run_dir}: no readable checkpoint in checkpoints/ to resume from; start a "
-        f"new run with `ftcore run RECIPE`"
+        f"{run_dir}: none of the {len(found)} checkpoints in checkpoints/ is readable; move "
+        f"them away to start the run over in this folder, or start a new run with "
+        f"`ftcore run RECIPE`"
     )
 
 
+def _checkpoints(run_dir: Path) -> list[Path]:
+    """The run's checkpoint files, newest first (a last*.ckpt first among equally new ones).
+
+    By time, not by name: last.ckpt is not always the newest (Lightning's ModelCheckpoint
+    updates its last checkpoint only when it saves a best one, and several callbacks saving
+    a last checkpoint in one folder number theirs last-v1.ckpt, ...).
+    """
+    return sorted(
+        (run_dir / "checkpoints").glob("*.ckpt"),
+        key=lambda p: (p.stat().st_mtime_ns, p.name.startswith("last")),
+        reverse=True,
+    )
+
+
+def choose_resume_checkpoint(run: Run) -> None:
+    """``--resume``: pick the checkpoint to continue from, before any data or model is
+    loaded; with none saved yet (killed before the first one), start from the beginning
+    in the same folder."""
+    run.resume_from = resume_checkpoint(run.run_dir)
+    if run.resume_from is None and global_rank() == 0:
+        log.info(
+            f"{run.run_dir} has no checkpoint yet; starting the run from the beginning in "
+            f"the same folder"
+        )
+
+
+def interrupted(run: Run, stop: Any) -> str:
+    """The message for a run a signal stopped (a :class:`ftcore.safety.StopRequested`)."""
+    resume = f"resume with: ftcore run --resume {run.run_dir}"
+    if stop.saved:
+        after = f"stopped after optimiser step {stop.step}"
+        if stop.where == "the end of training":
+            after += " (training had finished; the resumed run tests and exports)"
+        elif stop.before_validation:
+            after += " (before its validation, which the resumed run does first)"
+        return f"{stop.signal_name} received: {after}, checkpoint saved to {stop.saved}; {resume}"
+    return (
+        f"{stop.signal_name} received during {stop.where}: stopped without saving a new "
+        f"checkpoint; {resumes_from(run.run_dir)}; {resume}"
+    )
+
+
+def resumes_from(run_dir: Path) -> str:
+    """What ``ftcore run --resume run_dir`` would continue from, in words."""
+    found = next((p for p in _checkpoints(run_dir) if checkpoint_problem(p) is None), None)
+    if found is None:
+        return "no checkpoint saved yet, so resuming starts the run from the beginning"
+    return f"resuming continues from {found}"
+
+
 def stop_on_signal(run: Run) -> None:
-    """After fit: if a signal stopped training, say how to resume instead of testing."""
+    """After fit: a signal that came once training had finished (after the last step and
+    its validation) stops the run before testing; resuming then tests and exports."""
     from ftcore.errors import RunInterrupted
     from ftcore.safety import GracefulStop
 
     stop = next(c for c in run.trainer.callbacks if isinstance(c, GracefulStop))
     if stop.signal_name:
         raise RunInterrupted(
-            f"{stop.signal_name} received: stopped after optimiser step "
-            f"{run.trainer.global_step}, checkpoint saved to {stop.saved}; resume with: "
-            f"ftcore run --resume {run.run_dir}"
+            f"{stop.signal_name} received after training finished (optimiser step "
+            f"{run.trainer.global_step}): not tested or exported; "
+            f"{resumes_from(run.run_dir)}; resume with: ftcore run --resume {run.run_dir}"
         )
 
 
-def fit_and_test(run: Run, resume: bool = False) -> tuple[dict, dict]:
-    """Fit (from last.ckpt when resuming), then test the best checkpoint."""
+def last_validation(run: Run) -> dict[str, float]:
+    """The last validation's metrics as the checkpoint resumed from recorded them (a run
+    resumed after training had finished validates no more)."""
+    from ftcore.safety import GracefulStop
+
+    stop = next((c for c in run.trainer.callbacks if isinstance(c, GracefulStop)), None)
+    return dict(stop.last_validation) if stop else {}
+
+
+def fit_and_test(run: Run) -> tuple[dict, dict]:
+    """Fit (from ``run.resume_from`` when resuming), then test the best checkpoint.
+
+    SIGINT/SIGTERM during fit stops it at once with a resumable checkpoint (see
+    :class:`ftcore.safety.GracefulStop`): :class:`RunInterrupted`, no test or export.
+    """
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from ftcore.errors import RunInterrupted
+    from ftcore.safety import StopRequested
+
     trainer, hooks = run.trainer, run.hooks
     started = time.perf_counter()
-    ckpt_path = resume_checkpoint(run.run_dir) if resume else None
-    trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
+    try:
+        trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.resume_from)
+    except StopRequested as stop:
+        raise RunInterrupted(interrupted(run, stop)) from None
     stop_on_signal(run)
     run.timings["fit_seconds"] = round(time.perf_counter() - started, 1)
-    validation = _scalars(trainer.callback_metrics, "val/")
+    validation = _scalars(trainer.callback_metrics, "val/") or last_validation(run)
     hooks.fit_end(run=run)
     best = trainer.checkpoint_callback.best_model_path
     started = time.perf_counter()
-    trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best or None, verbose=False)
+    try:
+        trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best or None, verbose=False)
+    except SIGTERMException:  # Lightning's own handler during test; it would exit with 0
+        raise RunInterrupted(
+            f"SIGTERM received during test, after training finished: not tested or exported; "
+            f"{resumes_from(run.run_dir)}; resume with: ftcore run --resume {run.run_dir}"
+        ) from None
     run.timings["test_seconds"] = round(time.perf_counter() - started, 1)
     test = _scalars(trainer.callback_metrics, "test/")
     hooks.test_end(run=run, metrics=test, predictions=run.module.test_outputs)
@@ -397,7 +475,8 @@ def execute(
 ) -> dict[str, Any]:
     """Run a validated recipe end to end; return the summary written to metrics.json.
 
-    resume: ``out`` is an earlier run directory; training continues from its last.ckpt.
+    resume: ``out`` is an earlier run directory; training continues from its newest readable
+    checkpoint, chosen before anything is loaded (none yet: the run starts over there).
     """
     import lightning as L
     import torch
@@ -407,6 +486,8 @@ def execute(
         torch.set_num_threads(recipe.trainer.num_threads)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     run = Run(recipe=recipe, hooks=hooks, run_dir=shared_run_dir(recipe, out))
+    if resume:
+        choose_resume_checkpoint(run)
     if global_rank() == 0:  # the other ranks of a distributed run write nothing there
         rundir.create(run.run_dir)
         write_recipe(run)
@@ -415,7 +496,7 @@ def execute(
     build_trainer(run)
     hooks.run_start(run=run)
     with _env(RUN_DIR_ENV, str(run.run_dir)):  # ranks Lightning starts in fit use this dir
-        validation, test = fit_and_test(run, resume=resume)
+        validation, test = fit_and_test(run)
     if run.trainer.is_global_zero:
         export(run)
     run.timings["total_seconds"] = round(time.perf_counter() - started, 1)

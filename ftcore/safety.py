@@ -150,34 +150,217 @@ def agree(trainer: L.Trainer, finite: bool) -> bool:
     return bool(trainer.strategy.reduce_boolean_decision(finite, all=True))
 
 
+class StopRequested(Exception):
+    """Raised inside ``Trainer.fit`` by :class:`GracefulStop` once a signal has been handled.
+
+    Lightning runs the callbacks' ``on_exception`` and its teardown on the way out, so no
+    validation, test or export follows; ``ftcore.run.fit_and_test`` turns this into
+    :class:`~ftcore.errors.RunInterrupted` (exit code 130).
+
+    saved: the checkpoint written for the stop, or None when nothing exact could be saved
+    (then resuming uses the newest checkpoint already in the folder). before_validation: the
+    checkpoint holds the state after ``step`` with that step's validation still to run.
+    """
+
+    def __init__(
+        self,
+        signal_name: str,
+        step: int,
+        saved: str | None,
+        before_validation: bool = False,
+        where: str = "",
+    ) -> None:
+        super().__init__(f"{signal_name} received at optimiser step {step}")
+        self.signal_name, self.step, self.saved = signal_name, step, saved
+        self.before_validation, self.where = before_validation, where
+
+
 class GracefulStop(L.Callback):
-    """On SIGINT/SIGTERM: finish the current step, save last.ckpt, stop training."""
+    """On SIGINT/SIGTERM: stop ``fit`` at the next point a checkpoint resumes exactly, save
+    ``last.ckpt`` there and raise :class:`StopRequested`, with no validation, test or export.
+
+    - During training: after the current optimiser step (with gradient accumulation, after
+      the batch that completes it). If a validation is due after that step, the checkpoint is
+      taken as that validation starts, before its first batch; a resumed run runs it first.
+    - During a validation inside fit: after the current validation batch, saving the state
+      from before this validation (nothing it changes is in a checkpoint); a resumed run runs
+      the whole validation again.
+    - During the sanity check (no step trained yet): nothing new is saved.
+    - After the last step and its validation: saved as training ends; resuming tests and
+      exports.
+
+    With several processes the ranks agree on stopping at each batch end (any rank's signal
+    stops all), so none waits in a collective the others have left.
+    """
 
     def __init__(self, checkpoint_dir: Path) -> None:
         self.checkpoint_dir = checkpoint_dir
         self.signal_name: str | None = None
         self.saved: str | None = None
         self._previous: dict[int, Any] = {}
+        self._stop_at_validation = False  # a signal came; stop as the due validation starts
+        self._val_progress: dict[str, Any] | None = None  # val counters as a validation began
+        self._rewind_validation = False  # the checkpoint being saved is from before validation
+        # the metrics of the last validation in fit: a run resumed after training had finished
+        # validates no more, and reports these
+        self.last_validation: dict[str, float] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_validation": dict(self.last_validation)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.last_validation = dict(state.get("last_validation", {}))
+
+    # --- signals ------------------------------------------------------------------
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.signal_name = signal.Signals(signum).name
+        if self.signal_name is None:
+            self.signal_name = signal.Signals(signum).name
 
-    def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
-        # after Lightning installed its own SIGTERM handler (which exits the process)
+    def _install(self) -> None:
+        """Take SIGINT/SIGTERM over from Lightning (whose SIGTERM handler makes the loops exit
+        with status 0 and no resumable state). Called once Lightning has installed its own."""
+        if self._previous:
+            return
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals alone
                 return
 
+    def _restore(self) -> None:
+        """Put back the handlers found, where ours is still installed (Lightning's teardown
+        restores the ones from before fit itself; installing its fit-time handler again after
+        that would leave a stale one for the test and export that follow)."""
+        for sig, handler in self._previous.items():
+            if signal.getsignal(sig) == self._handle:
+                signal.signal(sig, handler)
+        self._previous = {}
+
+    def _requested(self, trainer: L.Trainer) -> str | None:
+        """The signal to stop for, on any rank (ranks must decide together), or None."""
+        name = self.signal_name or ("SIGTERM" if trainer.received_sigterm else None)
+        if trainer.world_size > 1:
+            if trainer.strategy.reduce_boolean_decision(name is not None, all=False):
+                return name or "SIGTERM"
+            return None
+        return name
+
+    # --- where a run can stop -------------------------------------------------------
+
+    def on_sanity_check_start(self, trainer: L.Trainer, module: Any) -> None:
+        self._install()  # after Lightning installed its own SIGTERM handler in fit
+
+    def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
+        self._install()  # resumed runs and runs without a sanity check start here
+
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
-        if self.signal_name and self.saved is None:
+        if self._stop_at_validation:
+            return
+        name = self._requested(trainer)
+        if name is None:
+            return
+        loop = trainer.fit_loop.epoch_loop
+        if loop._should_accumulate():
+            return  # mid-accumulation: no optimiser step after this batch; stop after the next
+        if _validation_due(trainer):
+            self._stop_at_validation = True  # saved as that validation starts (resumes exactly)
+            return
+        self._stop(trainer, name, save=True)
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
+        if self._stop_at_validation:  # the validation expected after the last step did not run
+            self._stop(trainer, self.signal_name or "SIGTERM", save=False, where="training")
+
+    def on_train_end(self, trainer: L.Trainer, module: Any) -> None:
+        name = self._requested(trainer) or (self.signal_name if self._stop_at_validation else None)
+        if name is not None:  # after the last step and its validation: resuming just tests
+            self._stop(trainer, name, save=True, where="the end of training")
+
+    def on_validation_start(self, trainer: L.Trainer, module: Any) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        progress = trainer.fit_loop.epoch_loop.val_loop.batch_progress.state_dict()
+        self._val_progress = progress
+        if self._stop_at_validation:
+            self._stop(trainer, self.signal_name or "SIGTERM", save=True, before_validation=True)
+
+    def on_validation_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
+        if trainer.state.fn != "fit":
+            return
+        name = self._requested(trainer)
+        if name is None:
+            return
+        if trainer.sanity_checking or self._val_progress is None:
+            self._stop(trainer, name, save=False, where="the sanity check, before training")
+        else:
+            self._stop(trainer, name, save=True, before_validation=True)
+
+    def on_validation_end(self, trainer: L.Trainer, module: Any) -> None:
+        self._val_progress = None
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            metrics = trainer.callback_metrics
+            self.last_validation = {
+                k: float(v) for k, v in sorted(metrics.items()) if k.startswith("val/")
+            }
+
+    def _stop(
+        self,
+        trainer: L.Trainer,
+        name: str,
+        save: bool,
+        before_validation: bool = False,
+        where: str = "",
+    ) -> None:
+        if save:
             path = self.checkpoint_dir / "last.ckpt"
-            trainer.save_checkpoint(path)
+            self._rewind_validation = before_validation
+            try:
+                trainer.save_checkpoint(path)
+            finally:
+                self._rewind_validation = False
             self.saved = str(path)
-            trainer.should_stop = True
+        self._stop_at_validation = False
+        raise StopRequested(
+            name, trainer.global_step, self.saved if save else None, before_validation, where
+        )
+
+    def on_save_checkpoint(self, trainer: L.Trainer, module: Any, checkpoint: dict) -> None:
+        if self._rewind_validation and self._val_progress is not None:
+            loops = checkpoint["loops"]["fit_loop"]
+            loops["epoch_loop.val_loop.batch_progress"] = _validation_restart(self._val_progress)
+
+    # --- the way out --------------------------------------------------------------
+
+    def on_exception(self, trainer: L.Trainer, module: Any, exception: BaseException) -> None:
+        self._restore()
 
     def on_fit_end(self, trainer: L.Trainer, module: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
+        self._restore()
+
+
+def _validation_due(trainer: L.Trainer) -> bool:
+    """Whether Lightning validates after the training batch that just ended."""
+    loop = trainer.fit_loop.epoch_loop
+    if loop._skip_next_val:
+        return False
+    try:
+        return bool(loop._should_check_val_fx(trainer.fit_loop._data_fetcher))
+    except Exception:  # a Lightning without these internals: stop at once (resume skips it)
+        return False
+
+
+def _validation_restart(start: dict[str, Any]) -> dict[str, Any]:
+    """The validation loop's counters as they are inside its first batch's step: a
+    checkpoint with these restarts "mid-evaluation", and Lightning then runs that
+    validation from its first batch before training on. ``start``: the counters as the
+    validation began (before any batch)."""
+    import copy
+
+    state = copy.deepcopy(start)
+    for counts in (state["total"], state["current"]):
+        counts["ready"] = counts["completed"] + 1
+        counts["started"] = counts["completed"] + 1
+        counts["processed"] = counts["completed"]
+    state["is_last_batch"] = False
+    return state
