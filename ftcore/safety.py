@@ -316,7 +316,7 @@ class GracefulStop(L.Callback):
             path = self.checkpoint_dir / "last.ckpt"
             self._rewind_validation = before_validation
             try:
-                trainer.save_checkpoint(path)
+                trainer.save_checkpoint(path, weights_only=False)  # the full state, said explicitly
             finally:
                 self._rewind_validation = False
             self.saved = str(path)
