@@ -145,17 +145,18 @@ def _blame(exc: Exception) -> UserError | None:
 
 def _recipe(name: str, overrides: list[str]) -> tuple[Any, Any]:
     """Load a recipe; rebuild the plugin manager if the recipe disables plugins."""
-    from ftcore.recipe import load_recipe, loader, read_recipe
+    from ftcore.recipe import loader, plugin_controls, read_recipe, validate_recipe
 
     hooks = _hooks()
-    raw = read_recipe(loader.find(name, hooks.recipe_dirs()), overrides, hooks)
-    controls = raw.get("plugins") if hasattr(raw, "get") else None
-    if controls and (controls.get("disable") or controls.get("strict")):
-        hooks = _hooks(list(controls.get("disable") or []), bool(controls.get("strict")))
+    path = loader.find(name, hooks.recipe_dirs())
+    raw = read_recipe(path, overrides, hooks)  # read once; its plugins: section checked
+    controls = plugin_controls(raw, str(path))
+    if controls["disable"] or controls["strict"]:
+        hooks = _hooks(controls["disable"], controls["strict"])
     conflicts = hooks.conflicts()
     if conflicts:
         raise RecipeError(conflicts, "plugins")
-    return load_recipe(name, overrides, hooks), hooks
+    return validate_recipe(raw, path, overrides, hooks), hooks
 
 
 def cmd_run(args: argparse.Namespace) -> int:

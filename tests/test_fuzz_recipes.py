@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from contextlib import redirect_stderr
+import math
+import typing
+from contextlib import redirect_stderr, redirect_stdout
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftcore.cli import _report
+from ftcore.cli import _report, main
 from ftcore.errors import UserError
 from ftcore.recipe import load_recipe
+from ftcore.recipe.schema import RecipeConfig
 from ftcore.testing import build_hooks
 
 VALID = {
@@ -188,3 +193,131 @@ def test_the_valid_base_is_valid(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(VALID))
     assert load_recipe(str(path), [], HOOKS).task == "classification"
+
+
+# --- numeric edge values on every numeric key (issue 14, items 5 and 6) ------------------
+#
+# Each numeric key of the core schema (found by walking its dataclasses) and of the plugin
+# sections the shipped recipe `smoke` uses (the classification head, the rotten_tomatoes
+# dataset's options, evaluation) gets +inf, -inf, NaN, -1, -5, 0, 1e20 and 10**30 on the
+# command line of `ftcore validate smoke`. Each case must be refused in one line with exit
+# code 2, or accepted. Every accepted core or head value that differs from the tiny test
+# recipe's then trains on the tiny model (two steps, a validation, test and export): the run
+# must export finite weights or end in a one-line error (a UserError or the NaN guard's
+# NonFiniteError), never a traceback. Accepted data.options and evaluation values are not
+# run: they need the real dataset and the full evaluation (not cheap).
+
+SMOKE_SECTIONS = [
+    ("head", "classification", "head."),
+    ("dataset", "rotten_tomatoes", "data.options."),
+]
+SMOKE_SECTIONS += [("evaluation", "evaluation", "evaluation.")]
+EDGES = {
+    ".inf": math.inf,
+    "-.inf": -math.inf,
+    ".nan": math.nan,
+    "-1": -1,
+    "-5": -5,
+    "0": 0,
+    "1e20": 1e20,
+    str(10**30): 10**30,
+}
+
+
+def _number_keys(schema: type, prefix: str) -> list[tuple[str, bool]]:
+    """(dotted path, is a list) of every int/float field, nested dataclasses included."""
+    found = []
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        tp, path = hints[f.name], f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            found += _number_keys(tp, f"{path}.")
+            continue
+        args = {a for a in typing.get_args(tp) if a is not type(None)} or {tp}
+        items = {x for a in args if typing.get_origin(a) is list for x in typing.get_args(a)}
+        if args & {int, float}:
+            found.append((path, False))
+        elif items & {int, float}:
+            found.append((path, True))
+    return found
+
+
+NUMBER_KEYS = _number_keys(RecipeConfig, "")
+for _kind, _name, _prefix in SMOKE_SECTIONS:
+    NUMBER_KEYS += _number_keys(HOOKS.find(_kind, _name, "test").component.schema, _prefix)
+
+
+def _override(key: str, is_list: bool, text: str) -> str:
+    return f"{key}=[{text},1]" if is_list else f"{key}={text}"
+
+
+@pytest.fixture(scope="module")
+def edge_outcomes() -> dict[str, tuple[int, str]]:
+    """``ftcore validate smoke KEY=EDGE`` for every numeric key and edge value: override ->
+    (exit code, stderr)."""
+    found = {}
+    for key, is_list in NUMBER_KEYS:
+        for text in EDGES:
+            override = _override(key, is_list, text)
+            err = io.StringIO()
+            with redirect_stderr(err), redirect_stdout(io.StringIO()):
+                code = main(["validate", "smoke", override])  # a traceback fails the test
+            found[override] = (code, err.getvalue())
+    return found
+
+
+def test_numeric_edges_are_refused_in_one_line_or_accepted(edge_outcomes):
+    assert len(NUMBER_KEYS) >= 30 and {"optim.lr", "head.label_smoothing"} <= {
+        k for k, _ in NUMBER_KEYS
+    }
+    for override, (code, err) in edge_outcomes.items():
+        lines = err.splitlines()
+        if code == 0:
+            assert err == "", override
+            continue
+        assert code == 2, (override, err)
+        assert len(lines) == 1 and lines[0].startswith("ftcore: error: "), (override, err)
+        assert "Traceback" not in err and len(lines[0]) < 600, override
+    for key in ("optim.lr", "optim.grad_clip", "optim.weight_decay", "head.label_smoothing"):
+        for text in (".inf", "-.inf", ".nan"):
+            assert edge_outcomes[f"{key}={text}"][0] == 2, key  # never a non-finite number
+
+
+def test_accepted_numeric_edges_train_finite_weights_or_stop_in_one_line(
+    edge_outcomes, tmp_path, tiny_model_dir
+):
+    from omegaconf import OmegaConf
+    from safetensors.torch import load_file
+
+    from ftcore.errors import NonFiniteError, RecipeError
+    from ftcore.recipe.loader import apply_overrides
+    from ftcore.recipe.validate import validate
+    from ftcore.testing import MemoryDataset, base_recipe, execute_recipe, make_rows
+
+    rows = {"train": make_rows(16), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+    hooks = build_hooks([MemoryDataset(rows)])
+    recipe = base_recipe(tiny_model_dir)
+    base = validate(OmegaConf.create(recipe), hooks, "test", "test")
+    runs = []
+    for override, (code, _) in edge_outcomes.items():
+        key = override.split("=", 1)[0]
+        if code != 0 or key.startswith(("data.options.", "evaluation.")):
+            continue
+        try:
+            cfg = validate(apply_overrides(OmegaConf.create(recipe), [override]), hooks, "t", "t")
+        except RecipeError as exc:  # refused for the tiny recipe (e.g. devices on cpu)
+            assert "\n" not in str(exc), override
+            continue
+        if OmegaConf.select(cfg, key) != OmegaConf.select(base, key):
+            runs.append(override)
+    assert runs, "no accepted edge value to run"
+    for i, override in enumerate(runs):
+        out = tmp_path / f"run-{i}"
+        try:
+            execute_recipe(recipe, out, [override], hooks=hooks)
+        except (UserError, NonFiniteError) as exc:  # printed as one line by ftcore's CLI
+            assert "\n" not in str(exc).strip(), override
+            continue
+        weights = load_file(out / "model" / "model.safetensors")
+        bad = [name for name, tensor in weights.items() if not tensor.isfinite().all()]
+        assert not bad, (override, bad[:3])

@@ -306,9 +306,12 @@ def test_file_and_command_line_problems_each_name_their_source(capsys, tmp_path)
     path = _recipe_file(tmp_path, "data:\n  batch_size: 0\n  limit_eval: -3\n")
     lines = _errors(capsys, str(path), "data.batch_size=-1", "data.max_length=1")
     assert lines == [
-        "ftcore: error: command line: data.max_length=1: must be at least 2",
-        "ftcore: error: command line: data.batch_size=-1: must be at least 1",
-        f"ftcore: error: {path}: data.limit_eval: must be at least 1 or null",
+        "ftcore: error: command line: data.max_length=1: must be a whole number of 2 or more "
+        "(got 1); e.g. data.max_length=128",
+        "ftcore: error: command line: data.batch_size=-1: must be a whole number of 1 or more "
+        "(got -1); e.g. data.batch_size=32",
+        f"ftcore: error: {path}: data.limit_eval: must be a whole number of 1 or more, or null "
+        "for all rows (got -3); e.g. data.limit_eval=1000",
     ]
 
 

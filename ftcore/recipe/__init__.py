@@ -20,7 +20,12 @@ def load_recipe(name_or_path: str, overrides: list[str], hooks: Any) -> Any:
     as the recipe file's.
     """
     path = loader.find(name_or_path, hooks.recipe_dirs())
-    raw = read_recipe(path, overrides, hooks)
+    return validate_recipe(read_recipe(path, overrides, hooks), path, overrides, hooks)
+
+
+def validate_recipe(raw: Any, path: Path, overrides: list[str], hooks: Any) -> Any:
+    """Validate ``raw``, read from ``path`` with ``overrides`` (see :func:`read_recipe`),
+    blaming problems of overridden keys on the command line."""
     try:
         return validate(raw, hooks, source=str(path), default_name=Path(path).stem)
     except RecipeError as exc:
@@ -30,9 +35,45 @@ def load_recipe(name_or_path: str, overrides: list[str], hooks: Any) -> Any:
 
 
 def read_recipe(path: Path, overrides: list[str], hooks: Any) -> Any:
-    """The composed and overridden recipe, before validation."""
+    """The composed and overridden recipe, before validation.
+
+    Its ``plugins:`` section is checked already (see :func:`plugin_controls`): it says which
+    plugins to load, so it is read before the rest of the recipe can be validated.
+    """
     raw = loader.load_raw(Path(path), hooks.recipe_dirs())
-    return loader.apply_overrides(raw, overrides)
+    raw = loader.apply_overrides(raw, overrides)
+    try:
+        plugin_controls(raw, str(path))
+    except RecipeError as exc:
+        if not overrides:
+            raise
+        raise blame_overrides(exc, overrides, _file_keys(path, hooks)) from None
+    return raw
+
+
+def plugin_controls(raw: Any, source: str = "recipe") -> dict[str, Any]:
+    """The ``plugins:`` section of an unvalidated recipe ``raw`` (a DictConfig) as plain
+    values: ``{"disable": [names...], "strict": bool}`` (the defaults when it is absent).
+
+    A malformed section (``plugins: 5``, ``plugins.disable=5``, ``plugins=[1]``, a broken
+    interpolation) raises :class:`RecipeError` with the same one-line problems that
+    validation reports, from ``source``.
+    """
+    from ftcore.recipe.schema import PluginsConfig
+    from ftcore.recipe.validate import _first_line, check_section, resolve
+
+    problems: list[str] = []
+    section = None
+    if hasattr(raw, "keys") and "plugins" in raw:
+        try:
+            section = raw["plugins"]
+        except Exception as exc:
+            problems.append(f"plugins: cannot resolve interpolation: {_first_line(exc)}")
+    data = resolve(section, "plugins", problems)
+    node = check_section(PluginsConfig, data, "plugins", problems)
+    if problems:
+        raise RecipeError(problems, source)
+    return {"disable": [str(n) for n in node.disable], "strict": bool(node.strict)}
 
 
 def _file_keys(path: Path, hooks: Any) -> Any:
@@ -99,4 +140,4 @@ def blame_overrides(exc: RecipeError, overrides: list[str], in_file: Any = None)
     return RecipeError(problems, exc.source, sources)
 
 
-__all__ = ["blame_overrides", "load_recipe", "read_recipe"]
+__all__ = ["blame_overrides", "load_recipe", "plugin_controls", "read_recipe", "validate_recipe"]

@@ -129,7 +129,8 @@ class TrainerConfig:
     # Lightning strategy: auto, ddp, ddp_spawn, fsdp, deepspeed... (any registered name).
     strategy: str = "auto"
     num_nodes: int = 1
-    # Validate every this fraction of an epoch (1.0: once per epoch).
+    # Validate every this fraction of an epoch (1.0: once per epoch), or every this many
+    # training batches when a whole number above 1 (at most the batches of an epoch).
     val_check_interval: float = 1.0
     # Write training metrics (train/loss, penalties, learning rates) to the loggers every
     # this many optimiser steps; ftcore logs them only on those steps.
@@ -153,11 +154,12 @@ class TrainerConfig:
 class CheckpointConfig:
     """Which checkpoint is "best" (used for testing and export)."""
 
-    # Validation metric to monitor; null: the head's choice (e.g. val/accuracy).
+    # Validation metric to monitor; null: the head's choice (e.g. val/accuracy). A metric
+    # the head does not log (another plugin's) needs mode too.
     monitor: Optional[str] = None
     # "max" or "min"; null: the head's choice.
     mode: Optional[str] = None
-    # Keep this many best checkpoints (plus last.ckpt).
+    # Keep this many best checkpoints (plus last.ckpt); -1: all, 0: only last.ckpt.
     save_top_k: int = 1
     # Also write last.ckpt every this many optimiser steps (null: at epoch ends only).
     every_n_steps: Optional[int] = None
@@ -195,7 +197,7 @@ class RecipeConfig:
     description: str = ""
     # The task head (a head plugin's name, e.g. classification).
     task: str = MISSING
-    # Seed for data splits, subsets, initialisation and training.
+    # Seed for data splits, subsets, initialisation and training (0 to 4294967295).
     seed: int = 42
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -19,8 +19,8 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-from ftcore.errors import RecipeError
-from ftcore.recipe import aliases
+from ftcore.errors import RecipeError, did_you_mean
+from ftcore.recipe import aliases, ranges
 from ftcore.recipe.lightning_values import check_trainer
 from ftcore.recipe.schema import RecipeConfig
 
@@ -106,20 +106,27 @@ def check_section(schema: type, data: Any, path: str, problems: list[str]):
         if dataclasses.is_dataclass(hints[key]):
             node[key] = check_section(hints[key], value, sub, problems)
             continue
-        _assign(node, key, value, hints[key], sub, problems)
+        if _assign(node, key, value, hints[key], sub, problems):
+            problems.extend(ranges.number_problems(node[key], sub, _default(schema, key)))
     return node
 
 
-def _assign(node: Any, key: str, value: Any, tp: Any, path: str, problems: list[str]) -> None:
+def _default(schema: type, key: str) -> Any:
+    found = next(f for f in dataclasses.fields(schema) if f.name == key)
+    return None if found.default is dataclasses.MISSING else found.default
+
+
+def _assign(node: Any, key: str, value: Any, tp: Any, path: str, problems: list[str]) -> bool:
+    """Store ``value`` in ``node[key]`` as type ``tp``; False (and a problem) if it is not one."""
     if isinstance(value, str) and len(value) > _MAX_TEXT:
         problems.append(f"{path}: value is {len(value)} characters long; at most {_MAX_TEXT}")
-        return
+        return False
     if value is None and typing.get_origin(tp) is not typing.Union and tp is not Any:
         problems.append(f"{path}: must not be null; expected {type_name(tp)}")
-        return
+        return False
     if tp is str and not isinstance(value, str):  # omegaconf would turn 5 into "5"
         problems.append(f"{path}: expected str, got {_short(value)}")
-        return
+        return False
     if type(value) is int and float in typing.get_args(tp) and int not in typing.get_args(tp):
         value = float(value)  # omegaconf rejects 2 for Union[float, str] (optim.lr=2)
     try:
@@ -128,6 +135,8 @@ def _assign(node: Any, key: str, value: Any, tp: Any, path: str, problems: list[
             node[key] = value
     except Exception:
         problems.append(f"{path}: expected {type_name(tp)}, got {_short(value)}")
+        return False
+    return True
 
 
 def missing(node: Any, path: str) -> list[str]:
@@ -216,27 +225,61 @@ def _ranges(cfg: Any, problems: list[str]) -> None:
         except ValueError:
             problems.append(f"optim.lr: expected a number or 'auto', got {cfg.optim.lr!r}")
             cfg.optim.lr = 1.0
-    checks = [
-        ("model.name", bool(cfg.model.name.strip()), "must not be empty"),
-        ("data.max_length", cfg.data.max_length >= 2, "must be at least 2"),
-        ("data.batch_size", cfg.data.batch_size >= 1, "must be at least 1"),
-        ("data.eval_batch_size", cfg.data.eval_batch_size >= 1, "must be at least 1"),
-        ("optim.lr", cfg.optim.lr == "auto" or cfg.optim.lr > 0, "must be positive"),
-        ("optim.warmup_ratio", 0 <= cfg.optim.warmup_ratio < 1, "must be in [0, 1)"),
-        ("optim.accumulate", cfg.optim.accumulate >= 1, "must be at least 1"),
-        ("trainer.max_epochs", cfg.trainer.max_epochs >= 1, "must be at least 1"),
-    ]
-    problems.extend(f"{path}: {msg}" for path, ok, msg in checks if not ok)
+    if not cfg.model.name.strip():
+        problems.append("model.name: must not be empty; give a bundled model name or a folder")
+    problems.extend(ranges.core_problems(cfg))
     run_name = cfg.output.run_name
     if run_name is not None and (PurePath(run_name).name != run_name or run_name in {".", ".."}):
         problems.append(
             f"output.run_name: '{run_name}' must be a plain folder name (no '/', '..'); "
             f"use output.root to choose another folder"
         )
-    for key in ("limit_train", "limit_eval"):
-        value = cfg.data[key]
-        if value is not None and value < 1:
-            problems.append(f"data.{key}: must be at least 1 or null")
+    mode = cfg.checkpoint.mode
+    if mode is not None and mode not in ("min", "max"):
+        problems.append(
+            f"checkpoint.mode: must be 'min' or 'max', or null for the head's choice "
+            f"(got {_short(mode)}){did_you_mean(mode.strip().lower(), ['min', 'max'])}; "
+            f"e.g. checkpoint.mode=max"
+        )
+    if cfg.checkpoint.monitor is not None and not cfg.checkpoint.monitor.strip():
+        problems.append(
+            "checkpoint.monitor: must not be empty; name a logged metric such as val/loss, "
+            "or null for the head's choice"
+        )
+
+
+def _text_problems(data: Any, path: str = "") -> list[str]:
+    """Text that cannot be written as UTF-8 (a lone surrogate, e.g. from YAML's "\\udc80"
+    or an undecodable byte on the command line): recipe.yaml could not be saved."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _bad_text(key):
+                shown = sub.encode("utf-8", "backslashreplace").decode("utf-8")
+                found.append(f"{shown}: the key {_bad_text(key)}; rename it")
+                continue
+            found += _text_problems(value, sub)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += _text_problems(value, f"{path}[{i}]")
+    elif isinstance(data, str) and _bad_text(data):
+        found.append(f"{path}: text {_bad_text(data)}; remove it, or write the character itself")
+    return found
+
+
+def _bad_text(text: str) -> str:
+    """Why ``text`` cannot be written as UTF-8, or ``""``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        where = exc.start + 1
+        char = text[exc.start]
+        return (
+            f"{_short(text)} cannot be written as UTF-8: character {where} is a lone "
+            f"surrogate ({char!r})"
+        )
+    return ""
 
 
 def _ok(path: str, problems: list[str]) -> bool:
@@ -254,6 +297,7 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
     problems: list[str] = []
     data = resolve(raw, "", problems)
     data.setdefault("name", default_name)
+    problems.extend(_text_problems(data))
     core = {
         k: v for k, v in data.items() if k not in {"head", "strategies", "callbacks", "evaluation"}
     }
@@ -278,7 +322,7 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
         )
         cfg.data.options = opts if opts is not None else cfg.data.options
     if _ok("trainer", problems):
-        problems.extend(check_trainer(cfg.trainer))
+        problems.extend(_new(check_trainer(cfg.trainer), problems))
     cfg.strategies = _named_sections(
         hooks, "strategy", data.get("strategies"), "strategies", problems
     )

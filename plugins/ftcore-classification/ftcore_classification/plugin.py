@@ -64,13 +64,50 @@ def ftcore_data_info(task: str, train_rows: list[dict], head_config: Any) -> Dat
     return DataInfo(task=TASK, labels=names, extra=extra)
 
 
+METRICS = ("accuracy", "precision", "recall", "f1")
+"""The names of ``ftcore_build_metrics``' collection (all higher-is-better); multi-label adds
+``f1_<label>`` per label."""
+
+
+def logged_metrics(head: Any) -> dict[str, str]:
+    """Every metric name this head makes ftcore log during fit -> "min"/"max"."""
+    from ftcore.recipe.monitor import head_metrics
+
+    names = dict.fromkeys(METRICS, "max")
+    if head.multi_label:
+        per_label = [f"f1_{name}" for name in head.labels] if head.labels else ["f1_*"]
+        names.update(dict.fromkeys(per_label, "max"))
+    return head_metrics(names)
+
+
 @ftcore.hookimpl
 def ftcore_check_recipe(recipe: Any) -> list[str]:
-    if recipe.task != TASK or recipe.head.class_weights is None or not recipe.head.labels:
+    if recipe.task != TASK:
         return []
-    if len(recipe.head.class_weights) != len(recipe.head.labels):
-        return ["head.class_weights: needs one weight per label in head.labels"]
-    return []
+    from ftcore.recipe.monitor import monitor_problems
+
+    head, problems = recipe.head, []
+    if not 0 <= head.label_smoothing < 1:
+        problems.append(
+            f"head.label_smoothing: must be in [0, 1) (got {head.label_smoothing!r}); "
+            f"e.g. head.label_smoothing=0.1, or 0 for none"
+        )
+    if not 0 <= head.threshold <= 1:
+        problems.append(
+            f"head.threshold: must be a probability in [0, 1] (got {head.threshold!r}); "
+            f"e.g. head.threshold=0.5"
+        )
+    weights = head.class_weights
+    if weights is not None and (any(w < 0 for w in weights) or not any(w > 0 for w in weights)):
+        problems.append(
+            f"head.class_weights: must be 0 or more, and at least one above 0 (got "
+            f"{list(weights)}); e.g. head.class_weights=[1.0, 3.0]"
+        )
+    if weights is not None and head.labels and len(weights) != len(head.labels):
+        problems.append("head.class_weights: needs one weight per label in head.labels")
+    default = ("val/accuracy", "max")  # as ftcore_data_info's extra says
+    problems += monitor_problems(recipe.checkpoint, TASK, logged_metrics(head), default)
+    return problems
 
 
 @ftcore.hookimpl

@@ -41,15 +41,30 @@ def ftcore_components() -> list[Component]:
     ]
 
 
+METRIC_MODES = {
+    "mse": "min",
+    "rmse": "min",
+    "mae": "min",
+    "r2": "max",
+    "pearson": "max",
+    "spearman": "max",
+}
+"""The names of ``ftcore_build_metrics``' collection (metrics.NAMES) -> best "min"/"max"."""
+
+
 @ftcore.hookimpl
 def ftcore_check_recipe(recipe: Any) -> list[str]:
     if recipe.task != TASK:
         return []
+    from ftcore.recipe.monitor import head_metrics, monitor_problems
+
     head, problems = recipe.head, []
     if head.num_targets is not None and head.num_targets < 1:
         problems.append("head.num_targets: must be at least 1, or null to infer it")
     if head.huber_delta <= 0:
         problems.append("head.huber_delta: must be positive")
+    default = ("val/pearson", "max")  # as ftcore_data_info's extra says
+    problems += monitor_problems(recipe.checkpoint, TASK, head_metrics(METRIC_MODES), default)
     return problems
 
 
