@@ -29,8 +29,19 @@ def _parser() -> argparse.ArgumentParser:
         "recipe", nargs="?", help="a recipe name (see `ftcore recipes`) or a YAML path"
     )
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.lr=3e-5")
-    run.add_argument("--out", help="run directory (default runs/<recipe>/<timestamp>)")
-    run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    run.add_argument(
+        "--out",
+        help="run directory (default runs/<recipe>/<timestamp>); must be new or empty",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="let --out be a folder with other files in it (never one holding a run's files, "
+        "which ftcore would replace)",
+    )
+    run.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run in its folder"
+    )
     val = sub.add_parser("validate", help="resolve and check a recipe without running it")
     val.add_argument("recipe")
     val.add_argument("overrides", nargs="*")
@@ -163,9 +174,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ftcore.run import execute
 
     if args.resume:
-        if args.recipe or args.out:
+        if args.recipe or args.out or args.force:
             raise UserError(
-                "ftcore run --resume RUN_DIR takes no RECIPE or --out: the run "
+                "ftcore run --resume RUN_DIR takes no RECIPE, --out or --force: the run "
                 "directory holds its recipe"
             )
         if not (Path(args.resume) / "recipe.yaml").is_file():
@@ -179,7 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("ftcore run: give a RECIPE (see `ftcore recipes`) or --resume RUN_DIR")
     else:
         recipe, hooks = _recipe(args.recipe, args.overrides)
-        summary = execute(recipe, hooks, out=args.out)
+        summary = execute(recipe, hooks, out=args.out, force=args.force)
     tests = ", ".join(f"{k.split('/', 1)[1]}={v:.4f}" for k, v in summary["test"].items())
     print(f"\nftcore: {recipe.name} finished in {summary['timings']['total_seconds']:.0f} s")
     print(f"  test: {tests}")

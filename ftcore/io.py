@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from ftcore.errors import UserError
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -21,9 +25,62 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise disk_full(path.parent, f"writing {path}") from None
         raise
+
+
+class DiskFull(UserError, OSError):
+    """The disk filled up while ftcore wrote a file: one line (exit code 2) naming the folder
+    and the space left; the file being written was removed and the earlier version kept.
+    Also an ``OSError``, for code that handles failed writes as such."""
+
+
+DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DISK_FULL_WORDS = ("No space left on device", "Disk quota exceeded")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from or during) is a full disk or an
+    exhausted quota: ``OSError`` ENOSPC/EDQUOT, or a library's error carrying its text
+    (safetensors and torch's zip writer re-raise it as their own)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(words in str(exc) for words in _DISK_FULL_WORDS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def free_space(folder: Path) -> str:
+    """The space left at ``folder`` (or the nearest folder above it that exists), in words."""
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return "unknown space"
+    return size_text(free) + " free"
+
+
+def size_text(n: int) -> str:
+    """``n`` bytes as MiB, or GiB from 10 GiB up."""
+    return f"{n / 2**30:.1f} GiB" if n >= 10 * 2**30 else f"{n // 2**20} MiB"
+
+
+def disk_full(folder: Path, what: str, hint: str = "") -> DiskFull:
+    """The one-line error for a disk that filled up while ``what`` (e.g. "saving
+    checkpoints/last.ckpt"), naming ``folder`` and its free space."""
+    message = f"disk full while {what} ({free_space(folder)} at {folder})"
+    return DiskFull(f"{message}; {hint}" if hint else f"{message}; free space and try again")
 
 
 def current_umask() -> int:

@@ -97,7 +97,11 @@ class FtModule(L.LightningModule):
     # --- exact resume: RNG states travel with the checkpoint ----------------------
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["ftcore_rng"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        # a resumed run that saves before its first step (it validated first, or stopped)
+        # still holds the loaded states, not yet applied: those are the run's
+        pending = getattr(self, "_pending_rng", None)
+        current = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        checkpoint["ftcore_rng"] = pending if pending is not None else current
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._pending_rng = checkpoint.get("ftcore_rng")

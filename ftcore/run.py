@@ -6,7 +6,7 @@ import logging
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ class Run:
 
 
 def write_recipe(run: Run) -> None:
+    """``recipe.yaml``: the resolved recipe, the run's id and the package versions."""
     from omegaconf import OmegaConf
 
     recipe = OmegaConf.to_container(run.recipe, resolve=True, enum_to_str=True)
@@ -151,35 +152,27 @@ def monitor(run: Run) -> tuple[str, str]:
 
 def build_trainer(run: Run) -> None:
     import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.loggers import TensorBoardLogger
 
+    from ftcore import checkpointing
     from ftcore.checkpoint_io import AtomicCheckpointIO
+    from ftcore.csvlog import RunCSVLogger
     from ftcore.module import value
     from ftcore.safety import GracefulStop, NonFiniteGuard
 
     recipe, t = run.recipe, run.recipe.trainer
-    metric, mode = monitor(run)
-    checkpoint = ModelCheckpoint(
-        dirpath=run.run_dir / "checkpoints",
-        filename="best-{epoch}-{step}",
-        monitor=metric,
-        mode=mode,
-        save_top_k=recipe.checkpoint.save_top_k,
-        save_last=True,
-        auto_insert_metric_name=False,
-    )
-    folder = run.run_dir / "checkpoints"
+    folder = checkpointing.folder(run)
     callbacks = [
-        checkpoint,
-        *periodic_checkpoints(run),
+        checkpointing.best_checkpoints(run),  # first: trainer.checkpoint_callback
         NonFiniteGuard(value(t.on_nonfinite), t.max_skipped_batches, folder),
         GracefulStop(folder),
         LearningRateMonitor(logging_interval="step"),
         *run.hooks.lightning_callbacks(recipe=recipe, run=run),
+        *periodic_checkpoints(run),  # last: writes last.ckpt once everything else updated
     ]
     loggers = [
-        CSVLogger(run.run_dir, name="logs", version=""),
+        RunCSVLogger(run.run_dir, name="logs", version="", resume_from=run.resume_from),
         TensorBoardLogger(run.run_dir, name="tensorboard", version=""),
     ]
     devices: Any = t.devices if isinstance(t.devices, (int, str)) else list(t.devices)
@@ -206,29 +199,12 @@ def build_trainer(run: Run) -> None:
 
 
 def periodic_checkpoints(run: Run) -> list[Any]:
-    """last.ckpt every N steps and/or every N minutes, as the recipe asks."""
-    from datetime import timedelta
+    """The one writer of last.ckpt: after every validation, at every epoch's end, and every
+    ``checkpoint.every_n_steps`` steps / ``every_n_minutes`` minutes (see
+    :mod:`ftcore.checkpointing`)."""
+    from ftcore import checkpointing
 
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    ckpt, found = run.recipe.checkpoint, []
-    folder = run.run_dir / "checkpoints"
-    if ckpt.every_n_steps:
-        found.append(
-            ModelCheckpoint(
-                dirpath=folder, save_last=True, save_top_k=0, every_n_train_steps=ckpt.every_n_steps
-            )
-        )
-    if ckpt.every_n_minutes:
-        found.append(
-            ModelCheckpoint(
-                dirpath=folder,
-                save_last=True,
-                save_top_k=0,
-                train_time_interval=timedelta(minutes=ckpt.every_n_minutes),
-            )
-        )
-    return found
+    return [checkpointing.last_checkpoint(run)]
 
 
 def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
@@ -236,34 +212,62 @@ def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
 
 
 def checkpoint_problem(path: Path) -> str | None:
-    """Why a checkpoint cannot be resumed from (truncated, corrupt), or None if it loads."""
-    import torch
+    """Why a checkpoint cannot be resumed from exactly (truncated, corrupt, or lacking
+    the weights, loops, optimiser or schedule state), or None if it can."""
+    from ftcore.runstamp import facts
 
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-    return None if "state_dict" in state and "loops" in state else "not a training checkpoint"
+    return facts(path).problem
 
 
-def resume_checkpoint(run_dir: Path) -> str | None:
-    """The newest readable checkpoint, or None if the run has saved none yet.
+_ANY_RUN = object()
 
-    Unreadable ones (truncated, corrupt) are reported and skipped; if there are checkpoints
-    but none loads, that is an error (starting over would replace them).
+
+def resume_checkpoint(run_dir: Path, recipe: Any = _ANY_RUN) -> str | None:
+    """The newest checkpoint of this run that resumes exactly, or None if it saved none yet.
+
+    Skipped with a warning line, trying the one before: unreadable ones (truncated,
+    corrupt), incomplete ones (see :func:`ftcore.runstamp.incomplete`) and, given the
+    run's ``recipe``, those of another run (another ``run_id``). If there are checkpoints
+    but none is usable, that is an error (starting over would replace them); so is a
+    ``recipe`` that differs from the one the chosen checkpoint was trained with.
     """
     from ftcore.errors import UserError
+    from ftcore.runstamp import changes, facts, fingerprint
 
     found = _checkpoints(run_dir)
+    run_id = None if recipe is _ANY_RUN else recipe.get("run_id")
+    foreign = 0
     for path in found:
-        problem = checkpoint_problem(path)
-        if problem is None:
+        seen = facts(path)
+        if seen.unreadable:
+            log.warning(
+                f"checkpoint {path} is unreadable ({seen.unreadable}); trying the previous one"
+            )
+        elif seen.incomplete:
+            log.warning(
+                f"checkpoint {path} cannot resume the run exactly ({seen.incomplete}); trying "
+                f"the previous one"
+            )
+        elif recipe is not _ANY_RUN and seen.run_id != run_id:
+            foreign += 1
+            log.warning(
+                f"checkpoint {path} belongs to another run (run id {seen.run_id or 'none'}, "
+                f"this run's is {run_id or 'none'}); ignoring it"
+            )
+        else:
+            if recipe is not _ANY_RUN and seen.recipe is not None:
+                changed = changes(seen.recipe, fingerprint(recipe))
+                if changed:
+                    raise UserError(
+                        f"{run_dir / 'recipe.yaml'}: changed since the checkpoint was written "
+                        f"({', '.join(changed)}); restore it, or start a new run"
+                    )
             return str(path)
-        log.warning(f"checkpoint {path} is unreadable ({problem}); trying the previous one")
     if not found:
         return None
+    usable = "belongs to this run" if foreign == len(found) else "is usable"
     raise UserError(
-        f"{run_dir}: none of the {len(found)} checkpoints in checkpoints/ is readable; move "
+        f"{run_dir}: none of the {len(found)} checkpoints in checkpoints/ {usable}; move "
         f"them away to start the run over in this folder, or start a new run with "
         f"`ftcore run RECIPE`"
     )
@@ -287,7 +291,12 @@ def choose_resume_checkpoint(run: Run) -> None:
     """``--resume``: pick the checkpoint to continue from, before any data or model is
     loaded; with none saved yet (killed before the first one), start from the beginning
     in the same folder."""
-    run.resume_from = resume_checkpoint(run.run_dir)
+    from ftcore.runstamp import new_run_id
+
+    run.resume_from = resume_checkpoint(run.run_dir, run.recipe)
+    if run.resume_from is None and not run.recipe.get("run_id"):
+        # no checkpoint to match: a run folder from before run ids gets one now
+        run.recipe.run_id = new_run_id()
     if run.resume_from is None and global_rank() == 0:
         log.info(
             f"{run.run_dir} has no checkpoint yet; starting the run from the beginning in "
@@ -319,19 +328,21 @@ def resumes_from(run_dir: Path) -> str:
     return f"resuming continues from {found}"
 
 
-def stop_on_signal(run: Run) -> None:
-    """After fit: a signal that came once training had finished (after the last step and
-    its validation) stops the run before testing; resuming then tests and exports."""
-    from ftcore.errors import RunInterrupted
+def graceful_stop(run: Run) -> Any:
+    """The run's :class:`ftcore.safety.GracefulStop` (it notes SIGINT/SIGTERM)."""
     from ftcore.safety import GracefulStop
 
-    stop = next(c for c in run.trainer.callbacks if isinstance(c, GracefulStop))
-    if stop.signal_name:
-        raise RunInterrupted(
-            f"{stop.signal_name} received after training finished (optimiser step "
-            f"{run.trainer.global_step}): not tested or exported; "
-            f"{resumes_from(run.run_dir)}; resume with: ftcore run --resume {run.run_dir}"
-        )
+    return next(c for c in run.trainer.callbacks if isinstance(c, GracefulStop))
+
+
+def after_training(run: Run, stop: Any) -> str:
+    """The message for a signal that came once training had finished (a
+    :class:`ftcore.safety.StopRequested` raised in the test or after it)."""
+    return (
+        f"{stop.signal_name} received during {stop.where}, after training finished "
+        f"(optimiser step {stop.step}): the run stopped there; {resumes_from(run.run_dir)} "
+        f"and tests and exports again; resume with: ftcore run --resume {run.run_dir}"
+    )
 
 
 def last_validation(run: Run) -> dict[str, float]:
@@ -347,40 +358,87 @@ def fit_and_test(run: Run) -> tuple[dict, dict]:
     """Fit (from ``run.resume_from`` when resuming), then test the best checkpoint.
 
     SIGINT/SIGTERM during fit stops it at once with a resumable checkpoint (see
-    :class:`ftcore.safety.GracefulStop`): :class:`RunInterrupted`, no test or export.
+    :class:`ftcore.safety.GracefulStop`): :class:`RunInterrupted`, no test or export. One
+    after fit (held by ``GracefulStop.guard`` in :func:`execute`) stops the run before the
+    test, or after the test batch under way: :class:`RunInterrupted`, nothing saved
+    (last.ckpt holds the finished training; resuming tests and exports again).
     """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from ftcore.errors import RunInterrupted
     from ftcore.safety import StopRequested
 
-    trainer, hooks = run.trainer, run.hooks
+    trainer, hooks, stop = run.trainer, run.hooks, graceful_stop(run)
     started = time.perf_counter()
     try:
         trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.resume_from)
-    except StopRequested as stop:
-        raise RunInterrupted(interrupted(run, stop)) from None
-    stop_on_signal(run)
+    except StopRequested as exc:
+        raise RunInterrupted(interrupted(run, exc)) from None
+    except SIGTERMException:  # Lightning's own handler, before GracefulStop took over
+        exc = StopRequested("SIGTERM", trainer.global_step, None, where="training")
+        raise RunInterrupted(interrupted(run, exc)) from None
     run.timings["fit_seconds"] = round(time.perf_counter() - started, 1)
-    validation = _scalars(trainer.callback_metrics, "val/") or last_validation(run)
-    hooks.fit_end(run=run)
-    best = trainer.checkpoint_callback.best_model_path
-    started = time.perf_counter()
     try:
-        trainer.test(run.module, datamodule=run.datamodule, ckpt_path=best or None, verbose=False)
-    except SIGTERMException:  # Lightning's own handler during test; it would exit with 0
-        raise RunInterrupted(
-            f"SIGTERM received during test, after training finished: not tested or exported; "
-            f"{resumes_from(run.run_dir)}; resume with: ftcore run --resume {run.run_dir}"
-        ) from None
+        stop.check(trainer, "the end of training")
+        validation = _scalars(trainer.callback_metrics, "val/") or last_validation(run)
+        hooks.fit_end(run=run)
+        stop.check(trainer, "the end of training")
+        best = trainer.checkpoint_callback.best_model_path
+        started = time.perf_counter()
+        try:
+            trainer.test(
+                run.module, datamodule=run.datamodule, ckpt_path=best or None, verbose=False
+            )
+        except SIGTERMException:  # Lightning's handler (GracefulStop's stops the test first)
+            raise StopRequested("SIGTERM", trainer.global_step, None, where="the test") from None
+        stop.check(trainer, "the test")
+    except StopRequested as exc:
+        raise RunInterrupted(after_training(run, exc)) from None
     run.timings["test_seconds"] = round(time.perf_counter() - started, 1)
     test = _scalars(trainer.callback_metrics, "test/")
     hooks.test_end(run=run, metrics=test, predictions=run.module.test_outputs)
     return validation, test
 
 
+def finish(run: Run, validation: dict, test: dict, started: float) -> dict[str, Any]:
+    """After the test: export ``model/``, write metrics.json and predictions.json, run the
+    ``ftcore_run_end`` hooks; the summary. A signal in this part stops the run once the
+    step under way is done (:class:`RunInterrupted`): it is complete only after all of it.
+    """
+    from ftcore.errors import RunInterrupted
+    from ftcore.safety import StopRequested
+
+    stop = graceful_stop(run)
+    try:
+        stop.check(run.trainer, "the test")
+        if run.trainer.is_global_zero:
+            export(run)
+        stop.check(run.trainer, "the export")
+        run.timings["total_seconds"] = round(time.perf_counter() - started, 1)
+        summary = summarize(run, validation, test)
+        if run.trainer.is_global_zero:
+            atomic_write_json(run.run_dir / "metrics.json", summary)
+            atomic_write_json(run.run_dir / "predictions.json", run.module.test_outputs)
+        run.hooks.run_end(run=run, summary=summary)
+        stop.check(run.trainer, "the end of the run")
+    except StopRequested as exc:
+        raise RunInterrupted(after_training(run, exc)) from None
+    return summary
+
+
 def export(run: Run) -> Path:
-    """Write ``model/`` (Hugging Face format, safetensors) atomically via a temp folder."""
+    """Write ``model/`` (Hugging Face format, safetensors) atomically via a temp folder.
+
+    The temp folder has a unique name (``.model.<random>.tmp``) and is removed if the
+    export fails; a full disk ends in one line (:class:`ftcore.io.DiskFull`) with the
+    checkpoints kept. An earlier ``model/`` (this run's: :func:`ftcore.rundir.claim`
+    lets a run write only into its own folder) is replaced only once the new one is
+    complete.
+    """
+    import tempfile
+
+    from ftcore.io import current_umask, disk_full, is_disk_full
+
     model = run.hooks.export_model(
         model=run.module.model,
         task=run.recipe.task,
@@ -388,13 +446,30 @@ def export(run: Run) -> Path:
         recipe=run.recipe,
         run_dir=str(run.run_dir),
     )
-    final, tmp = run.run_dir / "model", run.run_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    run.tokenizer.save_pretrained(tmp)
-    atomic_write_json(tmp / "ftcore_data_info.json", run.info.to_dict())
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    final = run.run_dir / "model"
+    tmp = Path(tempfile.mkdtemp(dir=run.run_dir, prefix=".model.", suffix=".tmp"))
+    try:
+        tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; follow the umask
+        model.save_pretrained(tmp, safe_serialization=True)
+        run.tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / "ftcore_data_info.json", run.info.to_dict())
+        old = None
+        if final.exists():
+            old = Path(tempfile.mkdtemp(dir=run.run_dir, prefix=".model.", suffix=".old"))
+            final.rename(old / "model")
+        tmp.rename(final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(exc):
+            raise disk_full(
+                run.run_dir,
+                f"exporting {final}",
+                f"the checkpoints are kept; free space, then resume with: "
+                f"ftcore run --resume {run.run_dir} (it tests and exports again)",
+            ) from None
+        raise
     return final
 
 
@@ -471,38 +546,52 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 
 def execute(
-    recipe: Any, hooks: Any, out: str | None = None, resume: bool = False
+    recipe: Any, hooks: Any, out: str | None = None, resume: bool = False, force: bool = False
 ) -> dict[str, Any]:
     """Run a validated recipe end to end; return the summary written to metrics.json.
 
-    resume: ``out`` is an earlier run directory; training continues from its newest readable
-    checkpoint, chosen before anything is loaded (none yet: the run starts over there).
+    resume: ``out`` is an earlier run directory; training continues from its newest
+    checkpoint of this run that loads, chosen before anything is loaded (none yet: the run
+    starts over there). A new run takes only a new or empty folder (``force``: one holding
+    none of the files a run writes), see :func:`ftcore.rundir.claim`; the folder is locked
+    until the run ends.
     """
+    with ExitStack() as held:  # the run folder's lock and checkpoint stamp, until the end
+        return _execute(held, recipe, hooks, out, resume, force)
+
+
+def _execute(
+    held: ExitStack, recipe: Any, hooks: Any, out: str | None, resume: bool, force: bool
+) -> dict[str, Any]:
     import lightning as L
     import torch
+
+    from ftcore import runstamp
 
     started = time.perf_counter()
     if recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     run = Run(recipe=recipe, hooks=hooks, run_dir=shared_run_dir(recipe, out))
+    if global_rank() == 0:  # the other ranks of a distributed run write nothing there
+        held.enter_context(rundir.claim(run.run_dir, resume=resume, force=force))
     if resume:
         choose_resume_checkpoint(run)
-    if global_rank() == 0:  # the other ranks of a distributed run write nothing there
-        rundir.create(run.run_dir)
+    else:
+        run.recipe.run_id = runstamp.new_run_id()
+    held.enter_context(runstamp.stamping(run.run_dir, run.recipe))
+    if global_rank() == 0:
         write_recipe(run)
     load_data(run)
     build_module(run)
+    runstamp.check_fits(run.resume_from, run.module)
+    if global_rank() == 0:
+        need = rundir.space_needed(run.module, run.recipe, run.run_dir)
+        rundir.require_space(run.run_dir, need, resume, "for its checkpoints and the export")
     build_trainer(run)
     hooks.run_start(run=run)
-    with _env(RUN_DIR_ENV, str(run.run_dir)):  # ranks Lightning starts in fit use this dir
+    # ranks Lightning starts in fit use this dir; SIGINT/SIGTERM stop the run resumably
+    # from here to its end (see fit_and_test and finish)
+    with _env(RUN_DIR_ENV, str(run.run_dir)), graceful_stop(run).guard():
         validation, test = fit_and_test(run)
-    if run.trainer.is_global_zero:
-        export(run)
-    run.timings["total_seconds"] = round(time.perf_counter() - started, 1)
-    summary = summarize(run, validation, test)
-    if run.trainer.is_global_zero:
-        atomic_write_json(run.run_dir / "metrics.json", summary)
-        atomic_write_json(run.run_dir / "predictions.json", run.module.test_outputs)
-    hooks.run_end(run=run, summary=summary)
-    return summary
+        return finish(run, validation, test, started)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 
+from ftcore.checkpointing import find_last_checkpoint, validation_due
 from ftcore.errors import NonFiniteError
 
 
@@ -151,15 +154,18 @@ def agree(trainer: L.Trainer, finite: bool) -> bool:
 
 
 class StopRequested(Exception):
-    """Raised inside ``Trainer.fit`` by :class:`GracefulStop` once a signal has been handled.
+    """Raised inside ``Trainer.fit`` or ``Trainer.test`` by :class:`GracefulStop` once a
+    signal has been handled.
 
     Lightning runs the callbacks' ``on_exception`` and its teardown on the way out, so no
-    validation, test or export follows; ``ftcore.run.fit_and_test`` turns this into
+    validation, test or export follows; ``ftcore.run`` turns this into
     :class:`~ftcore.errors.RunInterrupted` (exit code 130).
 
-    saved: the checkpoint written for the stop, or None when nothing exact could be saved
-    (then resuming uses the newest checkpoint already in the folder). before_validation: the
-    checkpoint holds the state after ``step`` with that step's validation still to run.
+    saved: the checkpoint that holds the state the run stopped in, or None when nothing exact
+    could be saved (then resuming uses the newest checkpoint already in the folder).
+    before_validation: the checkpoint holds the state after ``step`` with that step's
+    validation still to run. where: the part of the run the signal came in, when it was not
+    during training ("the sanity check", "the end of training", "the test").
     """
 
     def __init__(
@@ -186,8 +192,17 @@ class GracefulStop(L.Callback):
       from before this validation (nothing it changes is in a checkpoint); a resumed run runs
       the whole validation again.
     - During the sanity check (no step trained yet): nothing new is saved.
-    - After the last step and its validation: saved as training ends; resuming tests and
-      exports.
+    - Between epochs, right after ``last.ckpt`` was written at the epoch's end: that one
+      holds the state; nothing new is saved.
+    - After the last step and its validation: saved as training ends (unless ``last.ckpt``
+      already holds that state); resuming tests and exports.
+    - After training (the test, the export, writing the results): :meth:`guard` keeps the
+      handlers installed for the rest of the run; the test stops after its current batch,
+      the rest at the next step ``ftcore.run`` checks (:meth:`check`). Nothing is saved:
+      ``last.ckpt`` holds the finished training, and resuming tests and exports again.
+
+    Checkpoints are written through :class:`ftcore.checkpointing.LastCheckpoint`, the one
+    writer of ``last.ckpt``, which must be among the trainer's callbacks.
 
     With several processes the ranks agree on stopping at each batch end (any rank's signal
     stops all), so none waits in a collective the others have left.
@@ -200,7 +215,6 @@ class GracefulStop(L.Callback):
         self._previous: dict[int, Any] = {}
         self._stop_at_validation = False  # a signal came; stop as the due validation starts
         self._val_progress: dict[str, Any] | None = None  # val counters as a validation began
-        self._rewind_validation = False  # the checkpoint being saved is from before validation
         # the metrics of the last validation in fit: a run resumed after training had finished
         # validates no more, and reports these
         self.last_validation: dict[str, float] = {}
@@ -237,6 +251,28 @@ class GracefulStop(L.Callback):
                 signal.signal(sig, handler)
         self._previous = {}
 
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """SIGINT/SIGTERM only noted (:attr:`signal_name`) for the block: ``ftcore.run``
+        holds this from before ``fit`` to the end of the run. Lightning's own handlers
+        (fit, test) call this one too, and restore it when they finish."""
+        outer: dict[int, Any] = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                outer[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        try:
+            yield
+        finally:
+            for sig, handler in outer.items():
+                signal.signal(sig, handler)
+
+    def check(self, trainer: L.Trainer, where: str) -> None:
+        """After training: raise :class:`StopRequested` if a signal came (nothing saved)."""
+        if self.signal_name:
+            raise StopRequested(self.signal_name, trainer.global_step, None, where=where)
+
     def _requested(self, trainer: L.Trainer) -> str | None:
         """The signal to stop for, on any rank (ranks must decide together), or None."""
         name = self.signal_name or ("SIGTERM" if trainer.received_sigterm else None)
@@ -254,6 +290,17 @@ class GracefulStop(L.Callback):
     def on_train_start(self, trainer: L.Trainer, module: Any) -> None:
         self._install()  # resumed runs and runs without a sanity check start here
 
+    def on_train_epoch_start(self, trainer: L.Trainer, module: Any) -> None:
+        name = self._requested(trainer)
+        if name is None:
+            return
+        writer = find_last_checkpoint(trainer)
+        if trainer.global_step == 0:  # before the first step (and after the sanity check)
+            self._stop(trainer, name, save=False, where="the start of training")
+        elif writer.fresh:  # written at the end of the epoch before; nothing ran since
+            self._stop(trainer, name, save=False, saved=str(writer.path))
+        # else (a resumed run's first epoch): stop after its first step
+
     def on_train_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
         if self._stop_at_validation:
             return
@@ -263,7 +310,7 @@ class GracefulStop(L.Callback):
         loop = trainer.fit_loop.epoch_loop
         if loop._should_accumulate():
             return  # mid-accumulation: no optimiser step after this batch; stop after the next
-        if _validation_due(trainer):
+        if validation_due(trainer):
             self._stop_at_validation = True  # saved as that validation starts (resumes exactly)
             return
         self._stop(trainer, name, save=True)
@@ -274,8 +321,15 @@ class GracefulStop(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, module: Any) -> None:
         name = self._requested(trainer) or (self.signal_name if self._stop_at_validation else None)
-        if name is not None:  # after the last step and its validation: resuming just tests
-            self._stop(trainer, name, save=True, where="the end of training")
+        if name is None:
+            return
+        # after the last step and its validation: resuming just tests
+        writer = find_last_checkpoint(trainer)
+        if writer.fresh:  # last.ckpt was written at the last epoch's end; nothing ran since
+            self._stop(
+                trainer, name, save=False, where="the end of training", saved=str(writer.path)
+            )
+        self._stop(trainer, name, save=True, where="the end of training")
 
     def on_validation_start(self, trainer: L.Trainer, module: Any) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
@@ -304,6 +358,11 @@ class GracefulStop(L.Callback):
                 k: float(v) for k, v in sorted(metrics.items()) if k.startswith("val/")
             }
 
+    def on_test_batch_end(self, trainer: L.Trainer, module: Any, *args: Any) -> None:
+        name = self._requested(trainer)
+        if name is not None:  # the test is run again in full when resuming
+            raise StopRequested(name, trainer.global_step, None, where="the test")
+
     def _stop(
         self,
         trainer: L.Trainer,
@@ -311,24 +370,19 @@ class GracefulStop(L.Callback):
         save: bool,
         before_validation: bool = False,
         where: str = "",
+        saved: str | None = None,
     ) -> None:
+        """Raise :class:`StopRequested`; with ``save``, write last.ckpt first. ``saved``:
+        a checkpoint that already holds the current state."""
         if save:
-            path = self.checkpoint_dir / "last.ckpt"
-            self._rewind_validation = before_validation
-            try:
-                trainer.save_checkpoint(path, weights_only=False)  # the full state, said explicitly
-            finally:
-                self._rewind_validation = False
-            self.saved = str(path)
+            writer = find_last_checkpoint(trainer)
+            progress = self._val_progress if before_validation else None
+            if before_validation and progress is None:
+                raise RuntimeError("GracefulStop: a validation's start was not recorded")
+            saved = writer.save(trainer, before_validation=progress)
+        self.saved = saved
         self._stop_at_validation = False
-        raise StopRequested(
-            name, trainer.global_step, self.saved if save else None, before_validation, where
-        )
-
-    def on_save_checkpoint(self, trainer: L.Trainer, module: Any, checkpoint: dict) -> None:
-        if self._rewind_validation and self._val_progress is not None:
-            loops = checkpoint["loops"]["fit_loop"]
-            loops["epoch_loop.val_loop.batch_progress"] = _validation_restart(self._val_progress)
+        raise StopRequested(name, trainer.global_step, saved, before_validation, where)
 
     # --- the way out --------------------------------------------------------------
 
@@ -337,30 +391,3 @@ class GracefulStop(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, module: Any) -> None:
         self._restore()
-
-
-def _validation_due(trainer: L.Trainer) -> bool:
-    """Whether Lightning validates after the training batch that just ended."""
-    loop = trainer.fit_loop.epoch_loop
-    if loop._skip_next_val:
-        return False
-    try:
-        return bool(loop._should_check_val_fx(trainer.fit_loop._data_fetcher))
-    except Exception:  # a Lightning without these internals: stop at once (resume skips it)
-        return False
-
-
-def _validation_restart(start: dict[str, Any]) -> dict[str, Any]:
-    """The validation loop's counters as they are inside its first batch's step: a
-    checkpoint with these restarts "mid-evaluation", and Lightning then runs that
-    validation from its first batch before training on. ``start``: the counters as the
-    validation began (before any batch)."""
-    import copy
-
-    state = copy.deepcopy(start)
-    for counts in (state["total"], state["current"]):
-        counts["ready"] = counts["completed"] + 1
-        counts["started"] = counts["completed"] + 1
-        counts["processed"] = counts["completed"]
-    state["is_last_batch"] = False
-    return state

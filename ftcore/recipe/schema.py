@@ -217,6 +217,9 @@ class RecipeConfig:
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
     # Written by `ftcore run` into recipe.yaml (package versions); ignored when read.
     versions: Any = None
+    # Written by `ftcore run` into recipe.yaml: the run's id, also stamped into each of its
+    # checkpoints (`--resume` uses only the run's own); a new run always gets a new one.
+    run_id: Any = None
 
 
 PLUGIN_SECTIONS = {"head", "strategies", "callbacks", "evaluation"}
