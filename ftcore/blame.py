@@ -35,7 +35,24 @@ def plugin_packages(pm: Any) -> dict[str, str]:
 
 
 def culprit(exc: BaseException, pm: Any) -> tuple[str, str | None] | None:
-    """``(plugin name, hook name or None)`` of the plugin code where ``exc`` was raised."""
+    """``(plugin name, hook name or None)`` of the plugin code where ``exc`` was raised.
+
+    A hook implementation that raised tagged the exception with its own plugin and hook
+    (:mod:`ftcore.hookcheck`): exact even when one package holds several plugins. Otherwise
+    (code a plugin handed to core, such as a callback or a head, raising later) the
+    innermost frame whose module is a plugin's module, or else in a plugin's package, names
+    it.
+    """
+    from ftcore.hookcheck import PLUGIN_ATTRIBUTE
+
+    tagged = getattr(exc, PLUGIN_ATTRIBUTE, None)
+    if tagged is not None and pm.get_plugin(tagged[0]) is not None:
+        return tagged[0], tagged[1]
+    modules = {
+        plugin.__name__: name
+        for name, plugin in pm.list_name_plugin()
+        if isinstance(plugin, types.ModuleType)
+    }
     packages = plugin_packages(pm)
     hook, found = None, None
     tb = exc.__traceback__
@@ -44,7 +61,7 @@ def culprit(exc: BaseException, pm: Any) -> tuple[str, str | None] | None:
         module = str(frame.f_globals.get("__name__", ""))
         if module.startswith("pluggy") and isinstance(frame.f_locals.get("hook_name"), str):
             hook = frame.f_locals["hook_name"]
-        plugin = packages.get(module.split(".")[0])
+        plugin = modules.get(module) or packages.get(module.split(".")[0])
         if plugin is not None:
             found = (plugin, hook)
         tb = tb.tb_next
@@ -53,12 +70,19 @@ def culprit(exc: BaseException, pm: Any) -> tuple[str, str | None] | None:
 
 def plugin_failure(exc: BaseException, pm: Any) -> UserError | None:
     """A one-line error naming the plugin, distribution and hook, or None (not a plugin's)."""
+    from ftcore.hookcheck import PLUGIN_ATTRIBUTE, HookResultError
+
+    if isinstance(exc, HookResultError):
+        return UserError(str(exc))
     found = culprit(exc, pm)
     if found is None:
         return None
     plugin, hook = found
     dist = pm.distribution_of(plugin) if hasattr(pm, "distribution_of") else "(unknown)"
     where = f" in {hook}" if hook else ""
+    tagged = getattr(exc, PLUGIN_ATTRIBUTE, None)
+    if tagged is not None and tagged[0] == plugin:
+        where += f" ({tagged[2]})"
     return UserError(
         f"plugin '{plugin}' ({dist}) raised{where}: {type(exc).__name__}: {exc}; report it to "
         f"the plugin's authors, or disable it with FTCORE_DISABLE_PLUGINS={plugin} "

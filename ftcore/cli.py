@@ -167,7 +167,21 @@ def _recipe(name: str, overrides: list[str]) -> tuple[Any, Any]:
     conflicts = hooks.conflicts()
     if conflicts:
         raise RecipeError(conflicts, "plugins")
-    return validate_recipe(raw, path, overrides, hooks), hooks
+    recipe = validate_recipe(raw, path, overrides, hooks)
+    warn_failed_plugins(hooks.pm)
+    return recipe, hooks
+
+
+def warn_failed_plugins(pm: Any) -> None:
+    """One warning line per plugin that failed to load (the others work without it)."""
+    import logging
+
+    for record in getattr(pm, "failed", list)():
+        logging.getLogger("ftcore.cli").warning(
+            f"plugin '{record.name}' ({record.distribution}) failed to load and is ignored: "
+            f"{record.error}; fix or uninstall it, or disable it with "
+            f"FTCORE_DISABLE_PLUGINS={record.name}"
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from ftcore import console
 from ftcore.catalog import provider_hint
 from ftcore.errors import MissingPluginError, UserError, did_you_mean
+from ftcore.hookcheck import HookResultError
 from ftcore.manager import FtcorePluginManager
 from ftcore.types import (
     Command,
@@ -50,6 +51,8 @@ class Hooks:
                 plugin = impl.plugin_name
                 try:
                     found = self._call_one("ftcore_components", impl) or []
+                except HookResultError:  # already one line naming the plugin
+                    raise
                 except Exception as exc:
                     raise self.plugin_failure(plugin, "ftcore_components", exc) from exc
                 dist = self.pm.distribution_of(plugin)
@@ -90,9 +93,13 @@ class Hooks:
         hint = did_you_mean(name, known)
         install = provider_hint(kind, name)
         choices = ", ".join(known) or "none installed"
+        failed = "".join(
+            f"; plugin '{r.name}' ({r.distribution}) failed to load and may provide it: {r.error}"
+            for r in getattr(self.pm, "failed", list)()
+        )
         return (
             f"{where}: no installed plugin provides {kind} '{name}'{hint}; "
-            f"{install}available: {choices}"
+            f"{install}available: {choices}{failed}"
         )
 
     def commands(self) -> list[Command]:

@@ -18,7 +18,7 @@ from importlib import metadata
 
 import pluggy
 
-from ftcore import hookspecs
+from ftcore import hookcheck, hookspecs
 from ftcore.errors import UserError
 
 ENTRY_POINT_GROUP = "ftcore"
@@ -49,6 +49,10 @@ class FtcorePluginManager(pluggy.PluginManager):
     def record_for(self, plugin_name: str) -> PluginRecord | None:
         return next((r for r in self.records if r.name == plugin_name), None)
 
+    def failed(self) -> list[PluginRecord]:
+        """The entry points that failed to load."""
+        return [r for r in self.records if r.status == "failed"]
+
     def distribution_of(self, plugin_name: str) -> str:
         record = self.record_for(plugin_name)
         return record.distribution if record else "(registered in code)"
@@ -75,11 +79,20 @@ def _record(ep: metadata.EntryPoint, status: str, error: str = "") -> PluginReco
 
 
 def _register(pm: FtcorePluginManager, ep: metadata.EntryPoint) -> str:
-    """Import and register one entry point; return an error text or ''."""
+    """Import, register and check one entry point; return an error text or ''.
+
+    Checked before the plugin counts as loaded: its hook names (a misspelt one gets a
+    did-you-mean) and signatures (pluggy), and the components it declares (kinds, names,
+    schemas: :func:`ftcore.hookcheck.component_problems`). Its hook implementations are
+    wrapped so every result is checked when called (:func:`ftcore.hookcheck.check_results`).
+    """
     try:
         module = ep.load()
     except Exception as exc:  # a broken plugin must not break the others
         return f"import failed: {type(exc).__name__}: {exc}"
+    unknown = hookcheck.unknown_hooks(module)
+    if unknown:
+        return f"invalid hook implementation in {ep.value}: {'; '.join(unknown)}"
     try:
         pm.register(module, name=ep.name)
         pm.check_pending()
@@ -87,6 +100,33 @@ def _register(pm: FtcorePluginManager, ep: metadata.EntryPoint) -> str:
         if pm.is_registered(module):
             pm.unregister(module)
         return f"invalid hook implementation: {exc}"
+    problem = _components_problem(pm, module, ep.value)
+    if problem:
+        pm.unregister(module)
+        return problem
+    hookcheck.check_results(pm, module)
+    return ""
+
+
+def _components_problem(pm: FtcorePluginManager, plugin: object, where: str) -> str:
+    """Why the components ``plugin`` declares are unusable, or ''."""
+    impls = [
+        impl
+        for caller in pm.get_hookcallers(plugin) or []
+        if caller.name == "ftcore_components"
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin
+    ]
+    if not impls:
+        return ""
+    function = impls[0].function
+    try:
+        found = function()
+    except Exception as exc:
+        return f"ftcore_components ({hookcheck.where(function)}) raised {type(exc).__name__}: {exc}"
+    problems = hookcheck.component_problems(found if found is not None else [])
+    if problems:
+        return f"ftcore_components ({hookcheck.where(function)}): {'; '.join(problems)}"
     return ""
 
 
@@ -126,6 +166,7 @@ def get_plugin_manager(
             )
     for plugin in plugins:
         pm.register(plugin)
+        hookcheck.check_results(pm, plugin)
     pm.check_pending()
     failed = [r for r in pm.records if r.status == "failed"]
     if strict and failed:

@@ -42,6 +42,25 @@ def ftcore_componets():  # misspelt: no such hook
     return []
 """
 
+# Declares a component of an unknown kind.
+BAD_KIND = """
+import ftcore
+from ftcore.types import Component
+
+@ftcore.hookimpl
+def ftcore_components():
+    return [Component(kind="stratgy", name="ema")]
+"""
+
+# Its ftcore_components raises.
+COMPONENTS_RAISE = """
+import ftcore
+
+@ftcore.hookimpl
+def ftcore_components():
+    raise RuntimeError("no components today")
+"""
+
 # Claims the dataset name 'weather' too.
 TWIN = """
 import ftcore
@@ -96,6 +115,8 @@ def installed(tmp_path_factory):
         _write_plugin(root, "ftcore-misspelt-test", "ftcore_misspelt_test", MISSPELT),
         _write_plugin(root, "ftcore-twin-test", "ftcore_twin_test", TWIN),
         _write_plugin(root, "ftcore-raising-test", "ftcore_raising_test", RAISING),
+        _write_plugin(root, "ftcore-badkind-test", "ftcore_badkind_test", BAD_KIND),
+        _write_plugin(root, "ftcore-noparts-test", "ftcore_noparts_test", COMPONENTS_RAISE),
     ]
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run([*pip, str(good), *map(str, others)], check=True, capture_output=True)
@@ -113,6 +134,8 @@ def installed(tmp_path_factory):
             "ftcore-misspelt-test",
             "ftcore-twin-test",
             "ftcore-raising-test",
+            "ftcore-badkind-test",
+            "ftcore-noparts-test",
         ],
         capture_output=True,
     )
@@ -178,6 +201,45 @@ def test_misspelt_hook_fails_that_plugin_only(installed):
     line = next(x for x in out.stdout.splitlines() if x.startswith("ftcore_misspelt_test"))
     assert "(ftcore-misspelt-test 1.2.3)  failed" in line
     assert "ftcore_componets" in out.stdout and "invalid hook implementation" in out.stdout
+    assert "(did you mean 'ftcore_components'?)" in line + out.stdout
+
+
+def test_plugins_never_aborts_and_checks_components_when_a_plugin_loads(installed):
+    out = _ftcore("plugins")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    lines = out.stdout.splitlines()
+    bad = lines[lines.index(next(x for x in lines if x.startswith("ftcore_badkind_test"))) + 1]
+    assert "failed" in next(x for x in lines if x.startswith("ftcore_badkind_test"))
+    assert (
+        "ftcore_components (ftcore_badkind_test.ftcore_components): component 'stratgy' "
+        "'ema': unknown kind (did you mean 'strategy'?)" in bad
+    )
+    raising = next(x for x in lines if x.startswith("ftcore_noparts_test"))
+    assert raising.endswith("failed")
+    assert "RuntimeError: no components today" in out.stdout
+    assert "classification  (ftcore-classification" in out.stdout  # the others keep working
+
+
+def test_validate_warns_once_per_plugin_that_failed_to_load(installed, tiny_model_dir, tmp_path):
+    path = _weather_recipe(tmp_path, tiny_model_dir)
+    out = _ftcore("validate", str(path), FTCORE_DISABLE_PLUGINS="ftcore_twin_test")
+    assert out.returncode == 0, out.stderr
+    warnings = [x for x in out.stderr.splitlines() if "failed to load and is ignored" in x]
+    names = sorted(x.split("'")[1] for x in warnings)
+    assert names == [
+        "ftcore_badkind_test",
+        "ftcore_broken_test",
+        "ftcore_misspelt_test",
+        "ftcore_noparts_test",
+    ]
+    # naming a component a failed plugin might provide says so
+    path = _weather_recipe(tmp_path, tiny_model_dir, source="sunny")
+    out = _ftcore("validate", str(path), FTCORE_DISABLE_PLUGINS="ftcore_twin_test")
+    assert out.returncode == 2
+    assert "no installed plugin provides dataset 'sunny'" in out.stderr
+    assert "plugin 'ftcore_broken_test' (ftcore-broken-test) failed to load and may provide it" in (
+        out.stderr
+    )
 
 
 def test_two_plugins_claiming_one_dataset_name(installed, tiny_model_dir, tmp_path):
@@ -204,8 +266,9 @@ def test_hook_raising_mid_run_names_plugin_hook_and_distribution(
     errors = [x for x in out.stderr.splitlines() if x.startswith("ftcore: error:")]
     assert errors == [
         "ftcore: error: plugin 'ftcore_raising_test' (ftcore-raising-test) raised in "
-        "ftcore_loss_terms: RuntimeError: the storm broke the loss; report it to the plugin's "
-        "authors, or disable it with FTCORE_DISABLE_PLUGINS=ftcore_raising_test "
+        "ftcore_loss_terms (ftcore_raising_test.ftcore_loss_terms): RuntimeError: the storm "
+        "broke the loss; report it to the plugin's authors, or disable it with "
+        "FTCORE_DISABLE_PLUGINS=ftcore_raising_test "
         "(FTCORE_TRACE_PLUGINS=1 shows the traceback)"
     ]
     assert (tmp_path / "run" / "recipe.yaml").is_file()  # what was written stays
