@@ -187,8 +187,11 @@ def test_strict_mode_turns_broken_plugin_into_error(installed):
         [sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True, text=True, env=env
     )
     assert out.returncode == 2
-    assert "plugin 'ftcore_broken_test' from distribution 'ftcore-broken-test'" in out.stderr
-    env["FTCORE_DISABLE_PLUGINS"] = "ftcore_broken_test,ftcore_misspelt_test"
+    # the first that failed, in entry-point order
+    assert "plugin 'ftcore_badkind_test' from distribution 'ftcore-badkind-test'" in out.stderr
+    env["FTCORE_DISABLE_PLUGINS"] = (
+        "ftcore_badkind_test,ftcore_broken_test,ftcore_misspelt_test,ftcore_noparts_test"
+    )
     ok = subprocess.run(
         [sys.executable, "-m", "ftcore.cli", "plugins"], capture_output=True, text=True, env=env
     )
