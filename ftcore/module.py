@@ -8,7 +8,13 @@ from typing import Any
 import lightning as L
 import torch
 
-from ftcore.optimizer import NO_DECAY, learning_rate
+from ftcore.optimizer import (
+    NO_DECAY,
+    optimizer_plan,
+    plan,
+    torch_groups,
+    training_steps,
+)
 from ftcore.safety import check_loss, clip_and_check
 from ftcore.types import DataInfo, LayerGroup, OptimizerGroup
 
@@ -169,17 +175,10 @@ class FtModule(L.LightningModule):
             )
 
     def configure_optimizers(self) -> Any:
-        from ftcore.optimizer import layer_groups, plan, torch_groups, training_steps
-
         optim = self.recipe.optim
         steps = training_steps(self.trainer)
-        self.layer_groups = layer_groups(self.model, self.recipe)
-        options = self.hooks.group_options(
-            groups=self.layer_groups, recipe=self.recipe, steps=steps
-        )
-        trainable = [n for n, p in self.model.named_parameters() if p.requires_grad]
-        self.optimizer_groups = plan(
-            trainable, self.layer_groups, options, learning_rate(optim), optim.weight_decay
+        self.layer_groups, self.optimizer_groups = optimizer_plan(
+            self.model, self.recipe, self.hooks, steps
         )
         groups = torch_groups(self.model, self.optimizer_groups)
         # A fused AdamW unscales 16-mixed gradients itself, so Lightning cannot clip them first
@@ -253,8 +252,6 @@ def _updated(collection: Any) -> bool:
 
 def default_param_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
     """Trainable parameters at one learning rate; no weight decay on biases and norms."""
-    from ftcore.optimizer import plan, torch_groups
-
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     return torch_groups(model, plan(names, [], {}, lr, weight_decay))
 

@@ -67,6 +67,18 @@ def layer_groups(model: Any, recipe: Any) -> list[LayerGroup]:
         raise UserError(f"{where}.groups: {exc}") from None
 
 
+def optimizer_plan(
+    model: Any, recipe: Any, hooks: Any, steps: TrainingSteps
+) -> tuple[list[LayerGroup], list[OptimizerGroup]]:
+    """The model's layer groups and the optimiser's groups: discover the layer groups once,
+    merge every plugin's ``ftcore_group_options`` for them, plan the parameter groups."""
+    groups = layer_groups(model, recipe)
+    options = hooks.group_options(groups=groups, recipe=recipe, steps=steps)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    optim = recipe.optim
+    return groups, plan(trainable, groups, options, learning_rate(optim), optim.weight_decay)
+
+
 def merge_options(
     found: list[tuple[str, dict[str, GroupOptions]]], groups: list[LayerGroup]
 ) -> dict[str, GroupOptions]:
