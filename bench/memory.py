@@ -36,16 +36,6 @@ def epoch_order(lengths: list[int], batch_size: int, seed: int, grouped: bool) -
     return list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
 
 
-def param_groups(model: Any, lr: float, weight_decay: float) -> list[dict]:
-    """``ftcore.module.default_param_groups`` (that module imports Lightning)."""
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    return [
-        {"params": [p for n, p in named if not n.endswith(no_decay)], "weight_decay": weight_decay},
-        {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("recipe")
@@ -59,6 +49,7 @@ def main() -> None:
     from ftcore.cli import _recipe
     from ftcore.data.prepare import prepare
     from ftcore.models import resolve_model
+    from ftcore.optimizer import plan, torch_groups
     from ftcore.run import Run, encode_splits
     from ftcore.schedules import lambdas
 
@@ -85,11 +76,14 @@ def main() -> None:
         [len(f["input_ids"]) for f in train], data.batch_size, recipe.seed, data.group_by_length
     )
     steps = -(-len(order) // data.batch_size)
-    groups = param_groups(model, float(optim.lr), optim.weight_decay)
-    optimizer = torch.optim.AdamW(groups, lr=float(optim.lr), fused=bool(optim.fused))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    planned = plan(trainable, [], {}, float(optim.lr), optim.weight_decay)  # core's default
+    optimizer = torch.optim.AdamW(
+        torch_groups(model, planned), lr=float(optim.lr), fused=bool(optim.fused)
+    )
     warmup = optim.warmup_steps or int(optim.warmup_ratio * steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambdas(groups, steps, warmup, str(getattr(optim.schedule, "value", "")))
+        optimizer, lambdas(planned, steps, warmup, str(getattr(optim.schedule, "value", "")))
     )
     for batch in batches(run, "train", data.batch_size, order):
         out = model(**batch)

@@ -17,10 +17,13 @@ from ftcore.types import (
     Command,
     Component,
     DataInfo,
+    GroupOptions,
+    LayerGroup,
     RawSplits,
     ReportSection,
     Row,
     StepOutput,
+    TrainingSteps,
 )
 
 
@@ -178,8 +181,29 @@ class Hooks:
     def transform_model(self, *, model: Any, recipe: Any) -> Any:
         return self._fold("ftcore_transform_model", "model", model, recipe=recipe)
 
-    def param_groups(self, *, module: Any, recipe: Any) -> list[dict] | None:
-        return self.hook.ftcore_param_groups(module=module, recipe=recipe)
+    def group_options(
+        self, *, groups: list[LayerGroup], recipe: Any, steps: TrainingSteps
+    ) -> dict[str, GroupOptions]:
+        """Every plugin's per-group options, merged (see :func:`ftcore.optimizer.merge_options`)."""
+        from ftcore.optimizer import merge_options
+
+        found = []
+        for impl in reversed(self.hook.ftcore_group_options.get_hookimpls()):
+            options = self._call_one(
+                "ftcore_group_options", impl, groups=groups, recipe=recipe, steps=steps
+            )
+            if options and not isinstance(options, dict):
+                raise UserError(
+                    f"plugin '{impl.plugin_name}': ftcore_group_options must return a dict "
+                    f"of group name -> GroupOptions, got {type(options).__name__}"
+                )
+            if options:
+                found.append((impl.plugin_name, options))
+        return merge_options(found, groups)
+
+    def resolve_lr(self, *, run: Any) -> float | None:
+        console.settle()  # the run has imported Lightning and transformers by now
+        return self.hook.ftcore_resolve_lr(run=run)
 
     def lightning_callbacks(self, *, recipe: Any, run: Any) -> list[Any]:
         return [
@@ -253,9 +277,6 @@ class Hooks:
     def run_start(self, *, run: Any) -> None:
         console.settle()  # the run has imported Lightning and transformers by now
         self.hook.ftcore_run_start(run=run)
-
-    def fit_end(self, *, run: Any) -> None:
-        self.hook.ftcore_fit_end(run=run)
 
     def test_end(self, *, run: Any, metrics: dict[str, float], predictions: list[dict]) -> None:
         self.hook.ftcore_test_end(run=run, metrics=metrics, predictions=predictions)

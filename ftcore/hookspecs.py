@@ -19,11 +19,15 @@ Where each hook fires in ``ftcore run`` (pseudocode)::
     model = ftcore_transform_model(model)      # every plugin in turn (e.g. LoRA)
     metrics = ftcore_build_metrics(task)       # once per stage (train/val/test)
     callbacks = ftcore_lightning_callbacks()   # strategies and recipe callbacks
+    if optim.lr == "auto":
+        optim.lr = ftcore_resolve_lr(run)      # e.g. an LR range test on the run's trainer
     ftcore_run_start(run)                      # baselines, bookkeeping
     Trainer.fit:
-        configure_optimizers: ftcore_param_groups(module)
+        configure_optimizers:
+            groups = layer groups of the model  # embeddings, block.0 ... head (ftcore.layers)
+            ftcore_group_options(groups, recipe, steps)  # merged -> module.optimizer_groups
+            optimiser and schedule built by core from module.optimizer_groups
         each batch: ftcore_collate -> ftcore_step -> ftcore_loss_terms
-    ftcore_fit_end(run)
     Trainer.test(best checkpoint): ftcore_step per batch, then
     ftcore_test_end(run, metrics, predictions) # predictions from ftcore_decode
     model = ftcore_export_model(model)         # every plugin in turn (merge adapters...)
@@ -46,10 +50,13 @@ if TYPE_CHECKING:
         Command,
         Component,
         DataInfo,
+        GroupOptions,
+        LayerGroup,
         RawSplits,
         ReportSection,
         Row,
         StepOutput,
+        TrainingSteps,
     )
 
 hookspec = pluggy.HookspecMarker("ftcore")
@@ -190,14 +197,28 @@ def ftcore_transform_model(model: Any, recipe: Any) -> Any:
     """
 
 
-@hookspec(firstresult=True)
-def ftcore_param_groups(module: Any, recipe: Any) -> list[dict] | None:
-    """Return the optimizer parameter groups. *First result.*
+@hookspec
+def ftcore_group_options(
+    groups: list[LayerGroup], recipe: Any, steps: TrainingSteps
+) -> dict[str, GroupOptions]:
+    """Set optimiser options per layer group. *Collecting.*
 
-    Fires in ``configure_optimizers``. module: the ftcore LightningModule. Return a
-    list of ``{"params": [...], "lr": ..., "name": ...}`` dicts, or None for core's
-    default (all trainable parameters at ``optim.lr``; no weight decay on biases and
-    norms). Discriminative learning rates hook in here.
+    Fires in ``configure_optimizers`` (once per optimiser built, before ``on_fit_start``).
+    groups: the model's :class:`ftcore.types.LayerGroup` list, bottom to top
+    (``embeddings``, ``block.0`` ... ``head``), discovered once by core (a strategy
+    option ``groups:``, name -> regex, names them instead; empty if none were found).
+    recipe: the validated recipe. steps: :class:`ftcore.types.TrainingSteps`, the run's
+    length in optimiser steps (to turn epochs into steps).
+
+    Return ``{group name: GroupOptions}`` (learning-rate factor, start step, warm-up
+    steps, weight decay; None fields are not set), or an empty dict when your strategy
+    is not enabled. Core merges every plugin's options, one value per field and group
+    (two plugins setting the same field of a group is an error naming both), then builds
+    the optimiser's parameter groups, two per layer group (``<group>`` and
+    ``<group>.no_decay``: no weight decay on biases and norms), and the schedule. With no
+    options from any plugin, there are two groups, ``decay`` and ``no_decay``, at
+    ``optim.lr``. Callbacks read the result from ``pl_module.optimizer_groups``.
+    Discriminative learning rates and gradual unfreezing hook in here.
     """
 
 
@@ -327,7 +348,21 @@ def ftcore_export_model(model: Any, task: str, info: DataInfo, recipe: Any, run_
     """
 
 
-# --- Run lifecycle (notifications) ----------------------------------------------------------
+# --- Run lifecycle -----------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ftcore_resolve_lr(run: Any) -> float | None:
+    """Pick the learning rate for ``optim.lr: auto``. *First result.*
+
+    Fires once per run, only when the recipe's ``optim.lr`` is ``auto``: after the
+    Trainer is built (``run.trainer``, ``run.module``, ``run.datamodule`` are set up,
+    nothing has trained) and before ``ftcore_run_start``. Return the rate (a positive
+    float), or None to leave it to another plugin. Core puts it in
+    ``run.recipe.optim.lr`` (so the optimiser, ``ftcore_run_start`` and the report see
+    the number; ``recipe.yaml`` keeps ``auto``); no answer is an error. Leave the model,
+    optimiser and RNG states as you found them. The LR finder hooks in here.
+    """
 
 
 @hookspec
@@ -337,11 +372,6 @@ def ftcore_run_start(run: Any) -> None:
     run: :class:`ftcore.run.Run` (recipe, run_dir, info, tokenizer, datamodule,
     module). Baselines are evaluated here. Return value ignored.
     """
-
-
-@hookspec
-def ftcore_fit_end(run: Any) -> None:
-    """Training has finished (completed, stopped early or interrupted). *Notification.*"""
 
 
 @hookspec

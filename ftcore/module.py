@@ -8,16 +8,30 @@ from typing import Any
 import lightning as L
 import torch
 
+from ftcore.optimizer import (
+    NO_DECAY,
+    optimizer_plan,
+    plan,
+    torch_groups,
+    training_steps,
+)
 from ftcore.safety import check_loss, clip_and_check
-from ftcore.types import DataInfo
+from ftcore.types import DataInfo, LayerGroup, OptimizerGroup
 
 STAGES = ("train", "val", "test")
 TRAIN_METRIC_BATCHES = 16  # training batches gathered before one train-metric update
-_NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+_NO_DECAY = NO_DECAY  # biases and norms: no weight decay (see ftcore.optimizer)
 
 
 class FtModule(L.LightningModule):
-    """Runs ``ftcore_step`` per batch, adds ``ftcore_loss_terms``, logs the head's metrics."""
+    """Runs ``ftcore_step`` per batch, adds ``ftcore_loss_terms``, logs the head's metrics.
+
+    Public to Lightning callbacks, set when the optimiser is built (``configure_optimizers``,
+    before ``on_fit_start``): ``layer_groups``, the model's :class:`ftcore.types.LayerGroup`
+    list (bottom to top; empty if none were found), and ``optimizer_groups``, the optimiser's
+    parameter groups as :class:`ftcore.types.OptimizerGroup` (in optimiser order, with the
+    learning rate, start step and warm-up core built them with).
+    """
 
     def __init__(self, model: torch.nn.Module, recipe: Any, hooks: Any, info: DataInfo) -> None:
         super().__init__()
@@ -37,6 +51,8 @@ class FtModule(L.LightningModule):
         self.test_outputs: list[dict] = []
         self.head_config = recipe.head  # read once: omegaconf access is slow in the step loop
         self._train_batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.layer_groups: list[LayerGroup] = []
+        self.optimizer_groups: list[OptimizerGroup] = []
 
     # --- steps ------------------------------------------------------------------
 
@@ -160,21 +176,25 @@ class FtModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optim = self.recipe.optim
-        groups = self.hooks.param_groups(module=self, recipe=self.recipe)
-        if groups is None:
-            groups = default_param_groups(self.model, learning_rate(optim), optim.weight_decay)
+        steps = training_steps(self.trainer)
+        self.layer_groups, self.optimizer_groups = optimizer_plan(
+            self.model, self.recipe, self.hooks, steps
+        )
+        groups = torch_groups(self.model, self.optimizer_groups)
         # A fused AdamW unscales 16-mixed gradients itself, so Lightning cannot clip them first
         scaled = getattr(self.trainer.precision_plugin, "scaler", None) is not None
         fused = bool(optim.fused) and not (scaled and self.trainer.gradient_clip_val)
         optimizer = build_optimizer(groups, optim, fused=fused)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self._scheduler(optimizer, groups), "interval": "step"},
+            "lr_scheduler": {
+                "scheduler": self._scheduler(optimizer, steps.total),
+                "interval": "step",
+            },
         }
 
-    def _scheduler(self, optimizer: torch.optim.Optimizer, groups: list[dict]) -> Any:
+    def _scheduler(self, optimizer: torch.optim.Optimizer, total: int) -> Any:
         optim = self.recipe.optim
-        total = int(self.trainer.estimated_stepping_batches)
         if value(optim.schedule) == "one_cycle":
             peaks = [g["lr"] for g in optimizer.param_groups]
             return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=total)
@@ -182,7 +202,7 @@ class FtModule(L.LightningModule):
 
         warmup = optim.warmup_steps or int(optim.warmup_ratio * total)
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambdas(groups, total, warmup, value(optim.schedule))
+            optimizer, lambdas(self.optimizer_groups, total, warmup, value(optim.schedule))
         )
 
 
@@ -232,27 +252,8 @@ def _updated(collection: Any) -> bool:
 
 def default_param_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
     """Trainable parameters at one learning rate; no weight decay on biases and norms."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (no_decay if name.endswith(_NO_DECAY) else decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": weight_decay, "lr": lr, "name": "decay"},
-        {"params": no_decay, "weight_decay": 0.0, "lr": lr, "name": "no_decay"},
-    ]
-    return [g for g in groups if g["params"]]
-
-
-def learning_rate(optim: Any) -> float:
-    """``optim.lr`` as a number; ``auto`` must have been replaced by an LR-finder plugin."""
-    if isinstance(optim.lr, str):
-        from ftcore.errors import UserError
-
-        raise UserError(
-            "optim.lr: 'auto' needs an LR-finder plugin to pick the rate "
-            "(pip install -e plugins/ftcore-lr-finder), or set a number"
-        )
-    return float(optim.lr)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    return torch_groups(model, plan(names, [], {}, lr, weight_decay))
 
 
 def build_optimizer(

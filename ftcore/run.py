@@ -198,6 +198,22 @@ def build_trainer(run: Run) -> None:
     )
 
 
+def resolve_lr(run: Run) -> None:
+    """``optim.lr: auto``: ask ``ftcore_resolve_lr`` for the rate (the trainer, module and
+    data are set up; nothing has trained) and put it in ``run.recipe.optim.lr``, so the
+    optimiser, the ``ftcore_run_start`` hooks and the report see the number (``recipe.yaml``,
+    written before, keeps ``auto``). A number in the recipe asks nobody."""
+    from ftcore.errors import UserError
+    from ftcore.optimizer import NO_LR_FINDER
+
+    if run.recipe.optim.lr != "auto":
+        return
+    rate = run.hooks.resolve_lr(run=run)
+    if rate is None:
+        raise UserError(NO_LR_FINDER)
+    run.recipe.optim.lr = float(rate)
+
+
 def periodic_checkpoints(run: Run) -> list[Any]:
     """The one writer of last.ckpt: after every validation, at every epoch's end, and every
     ``checkpoint.every_n_steps`` steps / ``every_n_minutes`` minutes (see
@@ -381,8 +397,6 @@ def fit_and_test(run: Run) -> tuple[dict, dict]:
     try:
         stop.check(trainer, "the end of training")
         validation = _scalars(trainer.callback_metrics, "val/") or last_validation(run)
-        hooks.fit_end(run=run)
-        stop.check(trainer, "the end of training")
         best = trainer.checkpoint_callback.best_model_path
         started = time.perf_counter()
         try:
@@ -589,6 +603,7 @@ def _execute(
         need = rundir.space_needed(run.module, run.recipe, run.run_dir)
         rundir.require_space(run.run_dir, need, resume, "for its checkpoints and the export")
     build_trainer(run)
+    resolve_lr(run)
     hooks.run_start(run=run)
     # ranks Lightning starts in fit use this dir; SIGINT/SIGTERM stop the run resumably
     # from here to its end (see fit_and_test and finish)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from ftcore.types import OptimizerGroup
+
 
 def base_factor(step: int, total: int, warmup: int, kind: str) -> float:
     """The schedule's multiplier of the peak learning rate at ``step`` (0-based)."""
@@ -34,12 +36,12 @@ def group_factor(step: int, start_step: int, warmup: int) -> float:
     return min(1.0, (step - start_step + 1) / warmup)
 
 
-def lambdas(groups: list[dict], total: int, warmup: int, kind: str) -> list[Callable]:
-    """One LambdaLR function per parameter group (keys ``start_step``, ``warmup_steps``)."""
+def lambdas(groups: list[OptimizerGroup], total: int, warmup: int, kind: str) -> list[Callable]:
+    """One LambdaLR function per optimiser group, from its ``start_step`` and ``warmup_steps``."""
 
     def make(start: int, own_warmup: int) -> Callable[[int], float]:
         return lambda step: (
             base_factor(step, total, warmup, kind) * group_factor(step, start, own_warmup)
         )
 
-    return [make(int(g.get("start_step", 0)), int(g.get("warmup_steps", 0))) for g in groups]
+    return [make(g.start_step, g.warmup_steps) for g in groups]

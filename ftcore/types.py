@@ -125,3 +125,83 @@ class ReportSection:
     title: str
     markdown: str = ""
     images: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerGroup:
+    """A layer group of the model being trained: the embeddings, one block, or the head.
+
+    Core discovers the groups once, when the optimiser is built (see
+    :func:`ftcore.layers.discover`), and passes them, bottom to top, to
+    ``ftcore_group_options``. name: ``embeddings``, ``block.0``, ``block.1`` ... ``head``,
+    or the names of a recipe's ``groups:`` mapping. params: the names of the group's
+    trainable parameters (as ``model.named_parameters()`` gives them), in model order.
+    """
+
+    name: str
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroupOptions:
+    """What a strategy sets for one layer group's optimiser settings (``ftcore_group_options``).
+
+    None means "not set by this plugin". Core merges every plugin's options (two plugins
+    setting the same field of the same group is an error naming both) and fills what no
+    plugin set: ``lr_factor`` 1, ``start_step`` 0, ``warmup_steps`` 0, ``weight_decay``
+    ``optim.weight_decay``.
+
+    lr_factor: the group's peak learning rate is ``optim.lr * lr_factor``.
+    start_step: the optimiser step at which the group starts training: before it, its
+        learning rate is 0 (use :data:`NEVER` for a group that stays frozen).
+    warmup_steps: from ``start_step``, the group's rate ramps up linearly over this many
+        steps (on top of the recipe's schedule).
+    weight_decay: the group's weight decay (biases and norms always get none).
+    """
+
+    lr_factor: float | None = None
+    start_step: int | None = None
+    warmup_steps: int | None = None
+    weight_decay: float | None = None
+
+
+NEVER = 2**62
+"""The ``start_step`` of a layer group that stays frozen for the whole run."""
+
+
+@dataclass(frozen=True)
+class TrainingSteps:
+    """How long training is, in optimiser steps, as the optimiser is built.
+
+    total: optimiser steps of the whole run (Lightning's estimate: max_steps or epochs).
+    per_epoch: optimiser steps in one training epoch, or None when the training set
+        has no known length.
+    """
+
+    total: int
+    per_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerGroup:
+    """One parameter group of the optimiser, as core built it (in optimiser order).
+
+    A Lightning callback reads them from the LightningModule's ``optimizer_groups``
+    (``pl_module.optimizer_groups``), set when the optimiser is built; their parameters
+    are ``pl_module.model``'s. With no strategy options there are two groups, ``decay``
+    and ``no_decay``; otherwise each layer group gives ``<group>`` and
+    ``<group>.no_decay`` (biases and norms, no weight decay).
+
+    name: the group's name (``lr-AdamW/<name>`` in the logs). params: parameter names.
+    lr: the peak learning rate (what the schedule multiplies). weight_decay: its decay.
+    layer_group: the :class:`LayerGroup` it belongs to, or None for core's default groups.
+    start_step / warmup_steps: from :class:`GroupOptions` (0 when not set).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    lr: float
+    weight_decay: float
+    layer_group: str | None = None
+    start_step: int = 0
+    warmup_steps: int = 0

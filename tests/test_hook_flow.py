@@ -19,8 +19,7 @@ SETUP = [
     "ftcore_build_model",
     "ftcore_build_metrics",  # train, val, test (collapsed)
     "ftcore_lightning_callbacks",
-    "ftcore_run_start",
-    "ftcore_param_groups",
+    "ftcore_run_start",  # then configure_optimizers: no plugin sets ftcore_group_options
 ]
 EVAL_BATCH = ["ftcore_collate", "ftcore_step"]
 TRAIN_BATCH = ["ftcore_collate", "ftcore_step", "ftcore_loss_terms"]
@@ -37,11 +36,36 @@ def test_exact_hook_sequence_of_a_run(run_recipe, make_plugin_manager, hook_reco
         + EVAL_BATCH  # Lightning's sanity check
         + TRAIN_BATCH * 3
         + EVAL_BATCH  # epoch 1, then validation
-        + ["ftcore_fit_end"]
         + TEST_BATCH  # test with the best checkpoint
         + ["ftcore_test_end", "ftcore_run_end"]
     )
     assert recorder.names() == expected
+
+
+def test_optimiser_hooks_fire_around_run_start(run_recipe, make_plugin_manager, hook_recorder):
+    class Optimiser:
+        @ftcore.hookimpl
+        def ftcore_resolve_lr(self, run):
+            return 2e-3
+
+        @ftcore.hookimpl
+        def ftcore_group_options(self, groups, recipe, steps):
+            return {}
+
+    splits = {"train": make_rows(24), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+    hooks = make_plugin_manager(MemoryDataset(splits), classification, Optimiser())
+    recorder = hook_recorder(hooks)
+    run_recipe(["optim.lr=auto"], hooks=hooks)
+    names = recorder.names()
+    start = names.index("ftcore_lightning_callbacks")
+    assert names[start : start + 5] == [
+        "ftcore_lightning_callbacks",
+        "ftcore_resolve_lr",  # optim.lr: auto, with the Trainer built
+        "ftcore_run_start",
+        "ftcore_group_options",  # configure_optimizers, once
+        "ftcore_collate",  # the sanity check's first batch
+    ]
+    assert recorder.count("ftcore_group_options") == 1
 
 
 def test_fold_hooks_fire_per_plugin_in_order(

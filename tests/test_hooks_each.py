@@ -21,10 +21,19 @@ import pytest
 from lightning.pytorch import Callback
 
 import ftcore
-from ftcore.errors import MissingPluginError, RecipeError
+from ftcore.errors import MissingPluginError, RecipeError, UserError
 from ftcore.reference import hook_names
 from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, tiny_splits
-from ftcore.types import Command, Component, DataInfo, ReportSection, StepOutput
+from ftcore.types import (
+    Command,
+    Component,
+    DataInfo,
+    GroupOptions,
+    LayerGroup,
+    ReportSection,
+    StepOutput,
+    TrainingSteps,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +58,7 @@ class Spy:
     def __init__(self) -> None:
         self.calls: dict[str, list[dict]] = defaultdict(list)
         self.callback = None
+        self.started = False  # ftcore_run_start fired
 
     def _rec(self, hook: str, **kwargs) -> None:
         self.calls[hook].append(kwargs)
@@ -99,10 +109,9 @@ class Spy:
         return model
 
     @ftcore.hookimpl
-    def ftcore_param_groups(self, module, recipe):
-        self._rec("ftcore_param_groups", module=module)
-        params = [p for p in module.model.parameters() if p.requires_grad]
-        return [{"params": params, "lr": 2e-3, "name": "spy_group"}]
+    def ftcore_group_options(self, groups, recipe, steps):
+        self._rec("ftcore_group_options", groups=groups, steps=steps)
+        return {groups[-1].name: GroupOptions(lr_factor=0.5)}  # the head at half the rate
 
     @ftcore.hookimpl
     def ftcore_lightning_callbacks(self, recipe, run):
@@ -135,12 +144,14 @@ class Spy:
         (Path(run_dir) / "spy-export.txt").write_text("exported\n")
 
     @ftcore.hookimpl
-    def ftcore_run_start(self, run):
-        self._rec("ftcore_run_start", run=run, step=run.trainer.global_step)
+    def ftcore_resolve_lr(self, run):
+        self._rec("ftcore_resolve_lr", run=run, lr=run.recipe.optim.lr, started=self.started)
+        return 2e-3
 
     @ftcore.hookimpl
-    def ftcore_fit_end(self, run):
-        self._rec("ftcore_fit_end", run=run, step=run.trainer.global_step)
+    def ftcore_run_start(self, run):
+        self.started = True
+        self._rec("ftcore_run_start", run=run, step=run.trainer.global_step)
 
     @ftcore.hookimpl
     def ftcore_test_end(self, run, metrics, predictions):
@@ -158,6 +169,7 @@ def spied(tmp_path_factory, tiny_model_dir):
     hooks = build_hooks([MemoryDataset(tiny_splits()), classification, spy], autoload=False)
     recipe = base_recipe(tiny_model_dir)
     recipe["callbacks"] = {"spy": {"level": 2}}
+    recipe["optim"] = {"lr": "auto"}  # the spy answers ftcore_resolve_lr
     folder = tmp_path_factory.mktemp("spied")
     recipe["model"]["cache_dir"] = str(folder / "cache")  # cold caches: every hook fires
     result = execute_recipe(recipe, folder / "run", hooks=hooks)
@@ -310,12 +322,42 @@ def test_ftcore_transform_model_result_is_the_trained_model(spied):
     assert run.module.model is call["model"] and run.module.model.spy_transformed
 
 
-def test_ftcore_param_groups_shape_the_optimizer(spied):
+def test_ftcore_group_options_shape_the_optimizer(spied):
     spy, _ = spied
     run = spy.calls["ftcore_run_start"][0]["run"]
-    (group,) = run.trainer.optimizers[0].param_groups
-    assert group["name"] == "spy_group" and group["initial_lr"] == 2e-3
-    assert spy.calls["ftcore_param_groups"][0]["module"] is run.module
+    (call,) = spy.calls["ftcore_group_options"]
+    names = [g.name for g in call["groups"]]  # discovered by core, bottom to top
+    assert names == ["embeddings", "block.0", "block.1", "head"]
+    assert call["steps"].total == 8 and call["steps"].per_epoch == 8
+    groups = run.trainer.optimizers[0].param_groups
+    assert [g["name"] for g in groups] == [
+        f"{name}{suffix}" for name in names for suffix in ("", ".no_decay")
+    ]
+    rates = {g["name"]: g["initial_lr"] for g in groups}
+    assert rates["head"] == rates["head.no_decay"] == 1e-3  # 2e-3 x 0.5
+    assert rates["block.1"] == rates["embeddings.no_decay"] == 2e-3
+    planned = run.module.optimizer_groups  # what callbacks read
+    assert [(g.name, g.lr, g.layer_group) for g in planned][-2:] == [
+        ("head", 1e-3, "head"),
+        ("head.no_decay", 1e-3, "head"),
+    ]
+
+
+def test_ftcore_group_options_of_two_plugins_setting_one_field_is_an_error():
+    class Half:
+        @ftcore.hookimpl
+        def ftcore_group_options(self, groups, recipe, steps):
+            return {"head": GroupOptions(lr_factor=0.5)}
+
+    class Double:
+        @ftcore.hookimpl
+        def ftcore_group_options(self, groups, recipe, steps):
+            return {"head": GroupOptions(lr_factor=2.0)}
+
+    hooks = build_hooks([Half(), Double()], autoload=False)
+    groups = [LayerGroup("head", ("w",))]
+    with pytest.raises(UserError, match="'head': lr_factor is set by plugin '.*' and by plugin"):
+        hooks.group_options(groups=groups, recipe=None, steps=TrainingSteps(total=1))
 
 
 def test_ftcore_lightning_callbacks_reach_the_trainer(spied):
@@ -372,10 +414,18 @@ def test_ftcore_run_start_fires_before_training(spied):
     assert call["step"] == 0 and call["run"].datamodule is not None
 
 
-def test_ftcore_fit_end_fires_after_training(spied):
-    spy, _ = spied
-    (call,) = spy.calls["ftcore_fit_end"]
-    assert call["step"] == 8
+def test_ftcore_resolve_lr_answers_optim_lr_auto(spied, tiny_model_dir, tmp_path):
+    spy, result = spied
+    (call,) = spy.calls["ftcore_resolve_lr"]
+    assert call["lr"] == "auto" and not call["started"]  # before ftcore_run_start
+    assert call["run"].trainer is not None and call["run"].module is not None
+    assert result.recipe.optim.lr == 2e-3  # core put the answer in the recipe
+    assert "lr: auto" in (result.run_dir / "recipe.yaml").read_text()
+    hooks = build_hooks([MemoryDataset(tiny_splits()), classification], autoload=False)
+    with pytest.raises(UserError, match="optim.lr: 'auto' needs an LR-finder plugin"):
+        execute_recipe(
+            base_recipe(tiny_model_dir), tmp_path / "run", ["optim.lr=auto"], hooks=hooks
+        )
 
 
 def test_ftcore_test_end_gets_metrics_and_predictions(spied):

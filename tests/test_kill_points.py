@@ -78,7 +78,7 @@ POINTS = [
     "sanity:1",  # the sanity check, before its second batch
     *(f"val:{k}" for k in range(1, VALIDATIONS + 1)),  # before the second batch
     *(f"{when}:{k}" for k in range(1, len(WRITES) + 1) for when in ("before", "during", "after")),
-    "fit_end:1",  # ftcore_fit_end: training over, the test not started
+    "fit_end:1",  # Lightning's on_fit_end: training over, the test not started
     "test:1",  # before the second test batch
     "export:1",  # weights written to the temporary folder, the tokenizer not yet
     "metrics:1",  # export done, metrics.json not yet written
@@ -289,11 +289,10 @@ class Killer:
                 if batch_idx == 1:
                     killer.reached("test")
 
-        return [_Kill()]
+            def on_fit_end(self, trainer, module):
+                killer.reached("fit_end")  # after GracefulStop's (it comes first)
 
-    @ftcore.hookimpl
-    def ftcore_fit_end(self, run):
-        self.reached("fit_end")
+        return [_Kill()]
 
     @ftcore.hookimpl
     def ftcore_run_end(self, run, summary):

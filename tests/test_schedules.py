@@ -18,7 +18,7 @@ from ftcore.recipe.loader import apply_overrides
 from ftcore.recipe.validate import validate
 from ftcore.schedules import base_factor, lambdas
 from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
-from ftcore.types import DataInfo
+from ftcore.types import DataInfo, OptimizerGroup
 
 LR = 1e-3
 SPLITS = {"train": make_rows(64), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
@@ -44,7 +44,10 @@ def test_base_factor_at_given_steps():
 
 
 def test_a_late_group_has_its_own_warmup_on_top_of_the_schedule():
-    groups = [{"start_step": 0}, {"start_step": 4, "warmup_steps": 2}]
+    groups = [
+        OptimizerGroup("head", ("w",), LR, 0.0, "head"),
+        OptimizerGroup("block.0", ("v",), LR, 0.0, "block.0", start_step=4, warmup_steps=2),
+    ]
     early, late = lambdas(groups, total=10, warmup=0, kind="constant")
     assert [early(s) for s in range(8)] == [1.0] * 8
     assert [late(s) for s in range(8)] == [0, 0, 0, 0, 0.5, 1, 1, 1]

@@ -3,8 +3,8 @@
 - ``ftcore_lightning_callbacks``: Lightning's own ``EarlyStopping``, configured from
   ``strategies.early_stopping`` (monitor and mode default to the checkpoint's); its state
   (best score, wait count) is saved in checkpoints, so a resumed run continues counting;
-- ``ftcore_fit_end``: write why training stopped (or that it did not) to
-  ``<run_dir>/early_stopping.json`` and log it.
+  and a ``StopReport`` callback that, when training ends (``on_fit_end``), writes why
+  training stopped (or that it did not) to ``<run_dir>/early_stopping.json`` and logs it.
 
 Core tests and exports the best checkpoint, not the last epoch's weights. Lightning is
 imported inside the hooks.
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import ftcore
-from ftcore.io import atomic_write_json
 from ftcore.types import Component
 from ftcore_early_stopping.schema import EarlyStoppingConfig
 
@@ -75,6 +74,8 @@ def ftcore_lightning_callbacks(recipe: Any, run: Any) -> list[Any]:
         return []
     from lightning.pytorch.callbacks import EarlyStopping
 
+    from ftcore_early_stopping.report import StopReport
+
     metric, mode = monitor_and_mode(opts, run)
     return [
         EarlyStopping(
@@ -86,48 +87,6 @@ def ftcore_lightning_callbacks(recipe: Any, run: Any) -> list[Any]:
             divergence_threshold=opts.divergence_threshold,
             check_finite=opts.check_finite,
             verbose=True,
-        )
+        ),
+        StopReport(Path(run.run_dir) / REPORT),
     ]
-
-
-def report(stopper: Any, trainer: Any) -> dict[str, Any]:
-    """What ``early_stopping.json`` holds."""
-    reason = getattr(stopper, "stopping_reason", None)  # an enum in Lightning >= 2.5
-    reason = reason.name.lower() if reason is not None else None
-    stopped = stopper.stopped_epoch > 0 or reason not in (None, "not_stopped")
-    message = getattr(stopper, "stopping_reason_message", None) or (
-        f"did not stop early: training ended after {trainer.current_epoch} epochs "
-        f"({trainer.global_step} steps)"
-    )
-    best = stopper.best_score
-    return {
-        "stopped_early": bool(stopped),
-        "reason": reason,
-        "message": message,
-        "stopped_epoch": stopper.stopped_epoch if stopped else None,
-        "monitor": stopper.monitor,
-        "mode": stopper.mode,
-        "patience": stopper.patience,
-        "min_delta": abs(float(stopper.min_delta)),
-        "best_score": float(best) if best is not None and best.isfinite() else None,
-        "wait_count": stopper.wait_count,
-        "epochs_trained": trainer.current_epoch,
-        "steps_trained": trainer.global_step,
-        "best_checkpoint": trainer.checkpoint_callback.best_model_path or None,
-    }
-
-
-@ftcore.hookimpl
-def ftcore_fit_end(run: Any) -> None:
-    if options(run.recipe) is None or run.trainer is None:
-        return
-    from lightning.pytorch.callbacks import EarlyStopping
-    from lightning.pytorch.utilities import rank_zero_info
-
-    stopper = next((c for c in run.trainer.callbacks if isinstance(c, EarlyStopping)), None)
-    if stopper is None:
-        return
-    facts = report(stopper, run.trainer)
-    if run.trainer.is_global_zero:
-        atomic_write_json(Path(run.run_dir) / REPORT, facts)
-    rank_zero_info(f"ftcore early stopping: {facts['message']}")

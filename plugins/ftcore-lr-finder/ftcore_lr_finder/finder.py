@@ -1,6 +1,6 @@
 """The LR range test on a set-up run: sweep, analyse, plot, write ``lr_find.json``.
 
-Used by ``optim.lr: auto`` (in ``ftcore_run_start``) and by ``ftcore lr-find``; imported
+Used by ``optim.lr: auto`` (in ``ftcore_resolve_lr``) and by ``ftcore lr-find``; imported
 only inside those (it imports core's LightningModule module, hence torch).
 """
 

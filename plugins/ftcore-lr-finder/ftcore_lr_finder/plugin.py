@@ -1,9 +1,10 @@
 """The LR range test, wired into ftcore's hooks.
 
 - ``ftcore_commands``: ``ftcore lr-find RECIPE [key=value ...]``;
-- ``ftcore_run_start``: with ``optim.lr: auto``, sweep on the run's own Trainer, model and
-  data (Lightning restores the model afterwards), then set ``optim.lr`` to the suggestion
-  before training; ``lr_find.json`` and ``lr_find.png`` record both in the run directory.
+- ``ftcore_resolve_lr`` (core asks only for ``optim.lr: auto``): sweep on the run's own
+  Trainer, model and data (Lightning restores the model afterwards) and answer the
+  suggestion, which core trains with; ``lr_find.json`` and ``lr_find.png`` record both in
+  the run directory, and a resumed run answers the rate it started with.
 
 torch, Lightning and matplotlib are imported inside the hooks.
 """
@@ -73,24 +74,21 @@ def ftcore_check_recipe(recipe: Any) -> list[str]:
 
 
 @ftcore.hookimpl
-def ftcore_run_start(run: Any) -> None:
-    if run.recipe.optim.lr != "auto":
-        return
+def ftcore_resolve_lr(run: Any) -> float | None:
     from ftcore_lr_finder.finder import REPORT, choose, find, options, summary_lines, write
 
     previous = _earlier_choice(Path(run.run_dir) / REPORT, Path(run.run_dir))
     if previous is not None:  # a resumed run keeps the rate it started with
-        run.recipe.optim.lr = previous
         log.info("optim.lr: auto -> %.3g (from %s)", previous, REPORT)
-        return
+        return previous
     opts = options(run.recipe)
     facts = find(run, opts)
     lr, why = choose(facts, opts)
     facts.update({"lr_used": lr, "decision": why})
     write(run, facts)
-    run.recipe.optim.lr = lr
     if run.trainer.is_global_zero:
         log.info("\n".join([f"optim.lr: auto -> {lr:.3g} ({why})", *summary_lines(facts)]))
+    return lr
 
 
 def _earlier_choice(report: Path, run_dir: Path) -> float | None:

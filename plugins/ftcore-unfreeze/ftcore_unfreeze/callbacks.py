@@ -13,26 +13,29 @@ import lightning as L
 
 from ftcore.errors import UserError
 from ftcore.io import atomic_write_json
-from ftcore_unfreeze.schedule import NEVER, frozen_groups
+from ftcore.types import NEVER, OptimizerGroup
+from ftcore_unfreeze.schedule import frozen_groups
 
 
-def managed_groups(trainer: Any) -> list[dict]:
-    """The optimizer parameter groups built by this plugin (they carry ``layer_group``)."""
-    return [g for opt in trainer.optimizers for g in opt.param_groups if "layer_group" in g]
+def managed_groups(pl_module: Any) -> list[OptimizerGroup]:
+    """The optimiser's groups that belong to a layer group (core's ``optimizer_groups``)."""
+    return [g for g in pl_module.optimizer_groups if g.layer_group is not None]
 
 
 class Freezer(L.Callback):
     """Sets ``requires_grad`` from ``frozen_groups(global_step, start steps)`` before every batch.
 
-    The start steps live in the optimizer's parameter groups (``start_step``), which exist
-    from the first step; this callback only mirrors them into ``requires_grad`` so that
-    frozen groups get no gradient (AdamW skips them, autograd stops above them). It keeps
-    no state of its own beyond the schedule, saved to detect a changed recipe on resume.
+    The start steps are those core built the optimiser with (``pl_module.optimizer_groups``,
+    from this plugin's ``ftcore_group_options``), set before the first step; this callback
+    only mirrors them into ``requires_grad`` so that frozen groups get no gradient (AdamW
+    skips them, autograd stops above them). It keeps no state of its own beyond the
+    schedule, saved to detect a changed recipe on resume.
     """
 
     def __init__(self, run_dir: Path | None = None) -> None:
         self.path = Path(run_dir) / "unfreeze_schedule.json" if run_dir else None
         self.starts: dict[str, int] = {}
+        self.params: dict[str, list[Any]] = {}
         self.loaded: dict[str, int] | None = None
 
     @property
@@ -40,16 +43,19 @@ class Freezer(L.Callback):
         return "ftcore_unfreeze.Freezer"
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
-        groups = managed_groups(trainer)
+        groups = managed_groups(pl_module)
         if not groups:
             raise UserError(
-                "strategies.gradual_unfreezing: the optimizer's parameter groups were not "
-                "built by ftcore-unfreeze (another plugin answered ftcore_param_groups); "
-                "disable that plugin or remove gradual_unfreezing"
+                "strategies.gradual_unfreezing: the optimiser was built without layer groups; "
+                "remove gradual_unfreezing or the plugin that changes the optimiser"
             )
-        self.starts = {g["layer_group"]: int(g["start_step"]) for g in groups}
+        named = dict(pl_module.model.named_parameters())
+        self.starts, self.params = {}, {}
+        for group in groups:
+            self.starts[group.layer_group] = group.start_step
+            self.params.setdefault(group.layer_group, []).extend(named[n] for n in group.params)
         if self.path and trainer.is_global_zero:
-            atomic_write_json(self.path, schedule_rows(groups))
+            atomic_write_json(self.path, schedule_rows(groups, named))
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         loaded, self.loaded = self.loaded, None  # empty: saved before the first fit started
@@ -65,15 +71,15 @@ class Freezer(L.Callback):
         self.apply(trainer)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        for group in managed_groups(trainer):  # leave the model as it was given
-            for param in group["params"]:
+        for params in self.params.values():  # leave the model as it was given
+            for param in params:
                 param.requires_grad_(True)
 
     def apply(self, trainer: Any) -> None:
         frozen = frozen_groups(trainer.global_step, self.starts)
-        for group in managed_groups(trainer):
-            trainable = group["layer_group"] not in frozen
-            for param in group["params"]:
+        for group, params in self.params.items():
+            trainable = group not in frozen
+            for param in params:
                 if param.requires_grad != trainable:
                     param.requires_grad_(trainable)
                     if not trainable:
@@ -86,16 +92,16 @@ class Freezer(L.Callback):
         self.loaded = dict(state_dict.get("start_steps", {}))
 
 
-def schedule_rows(groups: list[dict]) -> list[dict]:
-    """What ``unfreeze_schedule.json`` shows: each optimizer group's peak lr and start step."""
+def schedule_rows(groups: list[OptimizerGroup], named: dict[str, Any]) -> list[dict]:
+    """What ``unfreeze_schedule.json`` shows: each optimiser group's peak lr and start step."""
     return [
         {
-            "name": g["name"],
-            "layer_group": g["layer_group"],
-            "lr": g.get("initial_lr", g["lr"]),
-            "start_step": None if g["start_step"] == NEVER else g["start_step"],
-            "warmup_steps": g.get("warmup_steps", 0),
-            "params": sum(p.numel() for p in g["params"]),
+            "name": g.name,
+            "layer_group": g.layer_group,
+            "lr": g.lr,
+            "start_step": None if g.start_step == NEVER else g.start_step,
+            "warmup_steps": g.warmup_steps,
+            "params": sum(named[n].numel() for n in g.params),
         }
         for g in groups
     ]

@@ -1,10 +1,11 @@
 """Gradual unfreezing and discriminative learning rates, wired into ftcore's hooks.
 
-Design (exact resume by construction): ``ftcore_param_groups`` puts every layer group in
-the optimizer from the first step, each with its own learning rate and ``start_step``.
-Core's LambdaLR multiplies a group's rate by 0 before its ``start_step`` (then by its own
-optional warm-up), and the ``Freezer`` callback sets ``requires_grad=False`` on groups
-still frozen at the current global step, so they get no gradient. Nothing depends on
+Design (exact resume by construction): ``ftcore_group_options`` gives every layer group
+(discovered by core) its learning-rate factor and ``start_step``; core puts every group in
+the optimizer from the first step and its schedule multiplies a group's rate by 0 before
+its ``start_step`` (then by its own optional warm-up), and the ``Freezer`` callback sets
+``requires_grad=False`` on groups still frozen at the current global step (read from
+core's ``pl_module.optimizer_groups``), so they get no gradient. Nothing depends on
 what happened earlier in the process: a resumed run rebuilds the same optimizer, loads
 its state, and freezes exactly what an uninterrupted run would have frozen.
 
@@ -13,12 +14,11 @@ torch and Lightning are imported inside the hooks.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import ftcore
-from ftcore.types import Component
+from ftcore.types import Component, GroupOptions, LayerGroup, TrainingSteps
 from ftcore_unfreeze.schema import DiscriminativeLRConfig, GradualUnfreezingConfig
 
 UNFREEZE = "gradual_unfreezing"
@@ -104,69 +104,31 @@ def _check_unfreeze(options: Any, recipe: Any) -> list[str]:
     return problems
 
 
-# --- optimizer parameter groups ----------------------------------------------------------
+# --- per-group optimiser options -----------------------------------------------------------
 
 
 @ftcore.hookimpl
-def ftcore_param_groups(module: Any, recipe: Any) -> list[dict] | None:
+def ftcore_group_options(
+    groups: list[LayerGroup], recipe: Any, steps: TrainingSteps
+) -> dict[str, GroupOptions]:
     unfreeze, disc = _options(recipe)
     if unfreeze is None and disc is None:
-        return None
-    steps = steps_per_epoch(module.trainer) if unfreeze is not None else 1
-    return param_groups(module.model, recipe, steps)
+        return {}
+    from ftcore_unfreeze.schedule import group_options
+
+    return group_options([g.name for g in groups], unfreeze, disc, steps_per_epoch(unfreeze, steps))
 
 
-def steps_per_epoch(trainer: Any) -> int:
+def steps_per_epoch(unfreeze: Any, steps: TrainingSteps) -> int:
     """Optimiser steps in one training epoch (what an ``epoch`` unit is worth)."""
-    trainer.estimated_stepping_batches  # noqa: B018 - sets up the train loader and its length
-    batches = trainer.num_training_batches
-    if not math.isfinite(batches):
+    if unfreeze is None or str(getattr(unfreeze.unit, "value", unfreeze.unit)) != "epoch":
+        return 1
+    if steps.per_epoch is None:
         raise ftcore.UserError(
             f"strategies.{UNFREEZE}.unit: 'epoch' needs a training set of known length; "
             f"use unit: step"
         )
-    return max(1, math.ceil(batches / trainer.accumulate_grad_batches))
-
-
-def param_groups(model: Any, recipe: Any, steps_per_epoch: int) -> list[dict]:
-    """One optimizer group per layer group (two: with and without weight decay), each with
-    its own ``lr``, ``start_step`` and ``warmup_steps``, bottom to top."""
-    from ftcore.module import _NO_DECAY, learning_rate
-    from ftcore_unfreeze.groups import layer_groups
-    from ftcore_unfreeze.schedule import group_lrs, start_steps
-
-    unfreeze, disc = _options(recipe)
-    patterns = (unfreeze and unfreeze.groups) or (disc and disc.groups) or None
-    try:
-        groups = layer_groups(model, patterns)
-    except ValueError as exc:
-        section = UNFREEZE if unfreeze is not None else DISCRIMINATIVE
-        raise ftcore.UserError(f"strategies.{section}.groups: {exc}") from None
-    names = list(groups)
-    lrs = group_lrs(names, learning_rate(recipe.optim), disc.decay if disc else 1.0)
-    starts = start_steps(names, unfreeze, steps_per_epoch) if unfreeze else dict.fromkeys(names, 0)
-    warmup = int(unfreeze.warmup_steps) if unfreeze else 0
-    out = []
-    for group in names:
-        members = groups[group]
-        split = (
-            ("", [p for n, p in members if not n.endswith(_NO_DECAY)], recipe.optim.weight_decay),
-            (".no_decay", [p for n, p in members if n.endswith(_NO_DECAY)], 0.0),
-        )
-        for suffix, params, weight_decay in split:
-            if params:
-                out.append(
-                    {
-                        "params": params,
-                        "lr": lrs[group],
-                        "weight_decay": weight_decay,
-                        "name": f"{group}{suffix}",
-                        "layer_group": group,
-                        "start_step": starts[group],
-                        "warmup_steps": warmup if starts[group] > 0 else 0,
-                    }
-                )
-    return out
+    return steps.per_epoch
 
 
 # --- training ---------------------------------------------------------------------------

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-NEVER = 2**62
-"""The start step of a group that stays frozen for the whole run."""
+from ftcore.types import NEVER, GroupOptions
 
 
 def depths(groups: list[str]) -> dict[str, int]:
@@ -18,9 +17,9 @@ def depths(groups: list[str]) -> dict[str, int]:
     return {group: len(groups) - 1 - i for i, group in enumerate(groups)}
 
 
-def group_lrs(groups: list[str], lr: float, decay: float) -> dict[str, float]:
-    """Discriminative learning rates: ``lr`` for the top group, divided by ``decay`` per group."""
-    return {group: lr / decay**depth for group, depth in depths(groups).items()}
+def lr_factors(groups: list[str], decay: float) -> dict[str, float]:
+    """Discriminative learning rates: 1 for the top group, divided by ``decay`` per group."""
+    return {group: 1 / decay**depth for group, depth in depths(groups).items()}
 
 
 def start_units(groups: list[str], schedule: Any) -> dict[str, int]:
@@ -56,6 +55,25 @@ def start_steps(groups: list[str], schedule: Any, steps_per_epoch: int) -> dict[
 def frozen_groups(step: int, starts: dict[str, int]) -> set[str]:
     """The groups still frozen at optimiser step ``step``."""
     return {group for group, start in starts.items() if step < start}
+
+
+def group_options(
+    groups: list[str], unfreeze: Any, discriminative: Any, steps_per_epoch: int
+) -> dict[str, GroupOptions]:
+    """Each group's options: its learning-rate factor (``discriminative``: the
+    DiscriminativeLRConfig, or None), its start step and, for a group that starts later,
+    its own warm-up (``unfreeze``: the GradualUnfreezingConfig, or None)."""
+    factors = lr_factors(groups, float(discriminative.decay)) if discriminative else {}
+    starts = start_steps(groups, unfreeze, steps_per_epoch) if unfreeze else {}
+    warmup = int(unfreeze.warmup_steps) if unfreeze else 0
+    return {
+        group: GroupOptions(
+            lr_factor=factors.get(group),
+            start_step=starts.get(group),
+            warmup_steps=warmup if starts.get(group, 0) > 0 else None,
+        )
+        for group in groups
+    }
 
 
 def _value(option: Any) -> str:

@@ -1,14 +1,17 @@
 """Layer groups: which parameters form the embeddings, each block and the head.
 
-``auto_groups`` and ``pattern_groups`` are pure functions of parameter names;
-``block_prefixes`` and ``layer_groups`` look at a torch model (imported lazily by the
-caller: nothing here imports torch).
+Core discovers the groups once, when the optimiser is built, and hands them to the
+strategies (``ftcore_group_options``). ``auto_groups`` and ``pattern_groups`` are pure
+functions of parameter names; ``block_prefixes`` and ``discover`` look at a torch model
+(torch is imported lazily: nothing here imports it at import time).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from ftcore.types import LayerGroup
 
 EMBEDDINGS = "embeddings"
 HEAD = "head"
@@ -90,14 +93,14 @@ def _uniform(modules: Any) -> bool:
     return len(kinds) == 1 and any(True for _ in modules.parameters())
 
 
-def layer_groups(model: Any, patterns: dict[str, str] | None) -> dict[str, list[tuple[str, Any]]]:
+def discover(model: Any, patterns: dict[str, str] | None = None) -> list[LayerGroup]:
     """The model's trainable parameters by layer group, bottom to top.
 
-    patterns: the recipe's ``groups`` (name -> regex), or None to discover them.
-    Raises ValueError when the groups cannot be formed.
+    patterns: a recipe's ``groups`` (name -> regex, bottom to top), or None to discover
+    the embeddings, each block and the head. Raises ValueError when the groups cannot be
+    formed (a parameter no pattern matches, a pattern matching none, no blocks found).
     """
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    names = [n for n, _ in named]
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
     if patterns:
         by_name = pattern_groups(names, dict(patterns))
     else:
@@ -107,5 +110,4 @@ def layer_groups(model: Any, patterns: dict[str, str] | None) -> dict[str, list[
                 f"found no layer blocks in {type(model).__name__}; name the groups with "
                 f"a `groups:` mapping (name -> regular expression, bottom to top)"
             )
-    params = dict(named)
-    return {group: [(n, params[n]) for n in members] for group, members in by_name.items()}
+    return [LayerGroup(name, tuple(members)) for name, members in by_name.items()]
