@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ftcore.run import Run
 
 __all__ = [
+    "NO_DECAY",
     "REMOTE_CODE_WARNING",
     "BaseHead",
     "Batch",
@@ -71,6 +72,7 @@ __all__ = [
     "data_module",
     "decode_text",
     "encode_rows",
+    "finished_run",
     "hookimpl",
     "learning_rate",
     "lightning_module",
@@ -162,6 +164,14 @@ def load_recipe(
 # --- runs ------------------------------------------------------------------------------------
 
 
+def finished_run(run_dir: str | Path, hooks: Hooks) -> Any:
+    """A finished run's ``recipe``, ``head``, ``head_options`` and ``info`` (data info), as
+    its exported ``model/`` was trained with (folders of older versions included)."""
+    from ftcore.predict import finished_run as read
+
+    return read(Path(run_dir), hooks)
+
+
 def setup_run(
     recipe: DictConfig | str,
     overrides: Sequence[str] = (),
@@ -171,6 +181,7 @@ def setup_run(
     model: bool = True,
     trainer: bool = False,
     save_recipe: bool = False,
+    seed: bool = True,
 ) -> Run:
     """A :class:`Run` set up as ``ftcore run`` sets it up, without fitting: for commands
     such as ``assess`` and ``lr-find``.
@@ -179,13 +190,14 @@ def setup_run(
     run_dir: the folder the run works in (created). model: also build ``run.module``
     (the head's model in the LightningModule); trainer: also build ``run.trainer`` (the
     checkpointing, logging and plugin callbacks of a real run). save_recipe: write
-    ``recipe.yaml`` there. Seeds everything with the recipe's seed first.
+    ``recipe.yaml`` there. seed: seed everything with the recipe's seed first (and
+    apply ``trainer.num_threads``), as ``ftcore run`` does.
     """
     import lightning as L
     import torch
 
-    from ftcore import rundir
     from ftcore import run as runs
+    from ftcore import rundir
 
     if isinstance(recipe, str):
         recipe, hooks = load_recipe(recipe, overrides, hooks)
@@ -193,9 +205,10 @@ def setup_run(
         raise UserError("setup_run: overrides apply to a recipe name, not a loaded recipe")
     if hooks is None:
         hooks = plugin_hooks()
-    if recipe.trainer.num_threads:
+    if seed and recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)
-    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    if seed:
+        L.seed_everything(recipe.seed, workers=True, verbose=False)
     run = runs.Run(recipe=recipe, hooks=hooks, run_dir=rundir.create(Path(run_dir)))
     if save_recipe:
         runs.write_recipe(run)

@@ -1,11 +1,12 @@
 """Which plugin raised: turn an unexpected exception from plugin code into a clear error.
 
-A hook implementation that raises during a run (a bug in a plugin, not bad input) reaches
-the command line as an ordinary exception. :func:`plugin_failure` walks its traceback:
-the innermost frame that belongs to a registered plugin's package names the plugin, and
-the innermost pluggy hook call (or head method, ``Head.step``...) above it names the hook. The command line then prints one
-line naming the plugin, its distribution and the hook, instead of a traceback
-(``FTCORE_TRACE_PLUGINS=1`` shows the traceback too).
+A hook implementation that raises during a run (a bug in a plugin, not bad input)
+reaches the command line as an ordinary exception. :func:`plugin_failure` walks its
+traceback: the innermost frame that belongs to a registered plugin's package names the
+plugin, and the innermost pluggy hook call (or head method, ``Head.step``...) above it
+names the hook. The command line then prints one line naming the plugin, its
+distribution and the hook, instead of a traceback (``FTCORE_TRACE_PLUGINS=1`` shows the
+traceback too).
 """
 
 from __future__ import annotations

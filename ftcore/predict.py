@@ -105,14 +105,14 @@ class Predictor:
             )
         return out
 
-
-    def step(self, features: list[dict]) -> StepOutput:
-        """The head's ``predict`` step on encoded examples (collated here)."""
+    def step(self, features: list[dict], stage: str = "predict") -> StepOutput:
+        """The head's step on encoded examples (collated here); ``stage="test"`` for
+        examples with targets, scored as in a run's test."""
         batch = self.head.collate(
             features=features, tokenizer=self.tokenizer, info=self.info, options=self.head_options
         )
         return self.head.step(
-            model=self.model, batch=batch, info=self.info, options=self.head_options, stage="predict"
+            model=self.model, batch=batch, info=self.info, options=self.head_options, stage=stage
         )
 
     def decode(self, output: StepOutput) -> list[dict]:
@@ -126,6 +126,28 @@ class Exported:
 
     info: DataInfo
     head_options: dict[str, Any] | None = None
+
+
+@dataclass
+class FinishedRun:
+    """What a finished run exported for its model: recipe, head, head options, data info."""
+
+    recipe: Any
+    head: Any
+    head_options: Any
+    info: DataInfo
+
+
+def finished_run(run_dir: Path, hooks: Any) -> FinishedRun:
+    """The recipe, head, head options and data info of the run in ``run_dir`` (one whose
+    ``model/`` was exported, by this version or an older one)."""
+    recipe = load_run_recipe(run_dir, hooks)
+    path = run_dir / "model" / "ftcore_data_info.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
+    exported = read_exported(path)
+    options = exported_options(hooks, recipe, exported)
+    return FinishedRun(recipe, hooks.head(recipe.task), options, exported.info)
 
 
 def exported_options(hooks: Any, recipe: Any, exported: Exported) -> Any:

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Run:
     """Everything a run consists of; passed to the lifecycle hooks and the head.

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
-    from torch import Tensor
     from torch.nn import Module
     from torchmetrics import MetricCollection
 
@@ -259,9 +258,7 @@ class Head(Protocol[OptionsT]):
         """Report sections about the test errors; files may be written under ``out_dir``."""
         ...
 
-    def forgetting(
-        self, *, run: Run, model: Module, options: OptionsT
-    ) -> dict[str, Any] | None:
+    def forgetting(self, *, run: Run, model: Module, options: OptionsT) -> dict[str, Any] | None:
         """How well ``model`` (pretrained or fine-tuned) still serves outside the task:
         named scores with per-example values; None when it does not apply."""
         ...
@@ -305,9 +302,7 @@ class BaseHead(Generic[OptionsT]):
     ) -> list[ReportSection]:
         return []
 
-    def forgetting(
-        self, *, run: Run, model: Module, options: OptionsT
-    ) -> dict[str, Any] | None:
+    def forgetting(self, *, run: Run, model: Module, options: OptionsT) -> dict[str, Any] | None:
         return None
 
 

@@ -1,10 +1,11 @@
 """Evaluation parts of the classification head: scores, baselines, errors, forgetting.
 
 Pure functions over decoded predictions (``{"label", "probabilities", "target"}``, or
-``"labels"`` for multi-label) that :class:`ftcore_classification.head.ClassificationHead`
-calls for an evaluation plugin (``ftcore-evaluation``). ``options`` is the head's
-:class:`ftcore_classification.schema.ClassificationConfig`. numpy, scikit-learn, torch and matplotlib are imported
-inside the functions, so loading the plugin stays cheap.
+``"labels"`` for multi-label) that
+:class:`ftcore_classification.plugin.ClassificationHead` calls for an evaluation plugin
+(``ftcore-evaluation``). ``options`` is the head's
+:class:`ftcore_classification.schema.ClassificationConfig`. numpy, scikit-learn, torch
+and matplotlib are imported inside the functions, so loading the plugin stays cheap.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from ftcore.types import DataInfo, ReportSection
 from ftcore_classification import labels as lab
 from ftcore_classification.schema import ClassificationConfig
+
 PROBE_C = (0.01, 0.1, 1.0, 10.0)
 PROBE_VALIDATION_ROWS = 1000
 ECE_BINS = 15
@@ -102,7 +104,9 @@ def score_multi(pred: Any, true: Any) -> dict[str, float]:
     return out
 
 
-def score(predictions: list[dict], info: DataInfo, options: ClassificationConfig) -> dict[str, float]:
+def score(
+    predictions: list[dict], info: DataInfo, options: ClassificationConfig
+) -> dict[str, float]:
     if options.multi_label:
         return score_multi(*multi_arrays(predictions, info.labels))
     return score_single(*single_arrays(predictions, info.labels), info.num_labels)

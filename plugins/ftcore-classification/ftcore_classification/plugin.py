@@ -54,7 +54,9 @@ class ClassificationHead(BaseHead[ClassificationConfig]):
         return DataInfo(task=TASK, labels=names, extra={"class_weights": weights})
 
     def check_row(self, *, row: Row, info: DataInfo, options: ClassificationConfig) -> str | None:
-        return lab.problem(row.get("label"), info.labels, options.multi_label, options.label_separator)
+        return lab.problem(
+            row.get("label"), info.labels, options.multi_label, options.label_separator
+        )
 
     def encode(
         self,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import ftcore
-from ftcore.io import atomic_write_json
+from ftcore.api import atomic_write_json
 from ftcore.types import Component
 from ftcore_early_stopping.schema import EarlyStoppingConfig
 
@@ -60,7 +60,7 @@ def ftcore_check_recipe(recipe: Any) -> list[str]:
 
 def monitor_and_mode(opts: Any, run: Any) -> tuple[str, str]:
     """The metric and mode to watch: the options', else the best checkpoint's."""
-    from ftcore.run import monitor
+    from ftcore.api import monitor
 
     metric, mode = monitor(run)
     if opts.monitor and opts.monitor != metric:

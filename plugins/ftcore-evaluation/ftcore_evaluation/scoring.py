@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ftcore.api import Monitor
 from ftcore_evaluation import stats
 from ftcore_evaluation.stats import Interval
 
@@ -36,18 +37,16 @@ class Bootstrap:
         return {"samples": self.samples, "confidence": self.confidence, "seed": self.seed}
 
 
-def higher_is_better(metric: str, info: Any) -> bool:
+def higher_is_better(metric: str, monitor: Monitor | None) -> bool:
     """The head's mode for its monitored metric; else lower is better for loss-like names."""
-    extra = getattr(info, "extra", {}) or {}
-    if str(extra.get("monitor", "")).split("/")[-1] == metric:
-        return extra.get("mode", "max") == "max"
+    if monitor is not None and monitor.metric.split("/")[-1] == metric:
+        return monitor.mode == "max"
     return not any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
-def primary_metric(metrics: list[str], info: Any) -> str:
+def primary_metric(metrics: list[str], monitor: Monitor | None) -> str:
     """The head's monitored metric (``val/accuracy`` -> ``accuracy``), else the first."""
-    extra = getattr(info, "extra", {}) or {}
-    name = str(extra.get("monitor", "")).split("/")[-1]
+    name = monitor.metric.split("/")[-1] if monitor is not None else ""
     return name if name in metrics else metrics[0]
 
 

@@ -24,8 +24,8 @@ class ForgettingTracker(L.Callback):
         if trainer.sanity_checking:
             return
         with preserved_rng():
-            found = self.run.hooks.forgetting(
-                task=self.run.recipe.task, run=self.run, model=pl_module.model
+            found = self.run.head.forgetting(
+                run=self.run, model=pl_module.model, options=self.run.head_options
             )
         for name, result in (found or {}).items():
             values = result["values"]

@@ -131,7 +131,8 @@ def steps_per_epoch(trainer: Any) -> int:
 def param_groups(model: Any, recipe: Any, steps_per_epoch: int) -> list[dict]:
     """One optimizer group per layer group (two: with and without weight decay), each with
     its own ``lr``, ``start_step`` and ``warmup_steps``, bottom to top."""
-    from ftcore.module import _NO_DECAY, learning_rate
+    from ftcore.api import NO_DECAY as _NO_DECAY
+    from ftcore.api import learning_rate
     from ftcore_unfreeze.groups import layer_groups
     from ftcore_unfreeze.schedule import group_lrs, start_steps
 
