@@ -105,7 +105,7 @@ def predictions_result(
             for name, found in scored.intervals.items()
         },
         "comparisons": {
-            b: scoring.compare(scored, main, b, info, boot, correct) for b in baselines or {}
+            b: scoring.compare(scored, main, b, monitor, boot, correct) for b in baselines or {}
         },
         "notes": notes,
     }

@@ -88,7 +88,7 @@ def compare(
     scored: Scored,
     a: str,
     b: str,
-    info: Any,
+    monitor: Monitor | None,
     boot: Bootstrap,
     correct: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -96,12 +96,12 @@ def compare(
     diffs = stats.difference_intervals(
         scored.points[a], scored.points[b], scored.draws[a], scored.draws[b], boot.confidence
     )
-    metric = primary_metric(list(diffs), info)
+    metric = primary_metric(list(diffs), monitor)
     test = None
     if correct and correct.get(a) is not None and correct.get(b) is not None:
         test = stats.mcnemar(correct[a], correct[b])
     significant, text = verdict(
-        metric, diffs[metric], higher_is_better(metric, info), test, boot, a, b
+        metric, diffs[metric], higher_is_better(metric, monitor), test, boot, a, b
     )
     return {
         "a": a,

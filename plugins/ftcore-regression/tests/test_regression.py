@@ -192,9 +192,7 @@ def test_decode_single_and_multi_target():
         {"value": -2.0},
     ]
     out = StepOutput(loss=None, preds=torch.tensor([[1.0, 2.0]]))
-    assert head.decode(output=out, info=two, options=options) == [
-        {"values": [1.0, 2.0]}
-    ]
+    assert head.decode(output=out, info=two, options=options) == [{"values": [1.0, 2.0]}]
 
 
 # --- fold (pure model surgery) --------------------------------------------------------
