@@ -48,8 +48,11 @@ class HeadCaller:
     """A head's methods, each call marked with the method's name for blame; a method the
     head lacks falls back to :class:`ftcore.types.BaseHead`'s default."""
 
-    def __init__(self, impl: Any, task: str, plugin: str) -> None:
+    def __init__(
+        self, impl: Any, task: str, plugin: str, observers: list[Any] | None = None
+    ) -> None:
         self.impl, self.task, self.plugin = impl, task, plugin
+        self.observers = observers if observers is not None else []
         self._methods: dict[str, Callable[..., Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # DataLoader workers may pickle the collator
@@ -77,8 +80,12 @@ class HeadCaller:
                 f"implement it (see ftcore.api.Head)"
             )
 
+        observers = self.observers
+
         def call(**kwargs: Any) -> Any:
-            ftcore_head_method = f"Head.{name}"  # noqa: F841 - read by ftcore.blame
+            ftcore_head_method = f"Head.{name}"  # read by ftcore.blame
+            for observe in observers:
+                observe(ftcore_head_method, kwargs)
             return method(**kwargs)
 
         return call

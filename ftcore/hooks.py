@@ -135,7 +135,9 @@ class Hooks:
                 f"task: plugin '{entry.plugin}' ({entry.distribution}) declares head "
                 f"'{task}' without an implementation (Component(kind='head', impl=...))"
             )
-        return cast("Head[Any]", HeadCaller(entry.component.impl, task, entry.plugin))
+        observers = getattr(self.pm, "head_observers", None)
+        caller = HeadCaller(entry.component.impl, task, entry.plugin, observers)
+        return cast("Head[Any]", caller)
 
     def head_options(self, recipe: DictConfig) -> Any:
         """The recipe's ``head:`` section as the head schema's dataclass instance."""

@@ -290,11 +290,24 @@ class RunResult:
 
 
 class HookRecorder:
-    """Records ``(hook name, kwargs)`` of every hook call through the relay."""
+    """Records ``(hook name, kwargs)`` of every hook call through the relay, and of every
+    call of a head method (named ``Head.<method>``)."""
 
     def __init__(self, pm: Any) -> None:
         self.calls: list[tuple[str, dict]] = []
-        self._undo = pm.add_hookcall_monitoring(self._before, lambda *a: None)
+        undo = pm.add_hookcall_monitoring(self._before, lambda *a: None)
+        observers = getattr(pm, "head_observers", [])
+        observers.append(self._head)
+
+        def stop() -> None:
+            undo()
+            if self._head in observers:
+                observers.remove(self._head)
+
+        self._undo = stop
+
+    def _head(self, name: str, kwargs: dict) -> None:
+        self.calls.append((name, kwargs))
 
     def _before(self, hook_name: str, hook_impls: Any, kwargs: dict) -> None:
         self.calls.append((hook_name, kwargs))

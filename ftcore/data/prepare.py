@@ -21,6 +21,7 @@ class PreparedData:
     info: DataInfo
     dropped: dict[str, int] = field(default_factory=dict)
     drop_reasons: list[str] = field(default_factory=list)
+    text_key: str = "text"  # the row field the head reads the text from
 
 
 def text_problem(row: Row, key: str, max_chars: int | None = None) -> str | None:
@@ -50,7 +51,7 @@ def _where(raw: RawSplits, split: str, index: int) -> str:
 def _check_split(
     raw: RawSplits, split: str, recipe: Any, head: Head[Any], options: Any, out: PreparedData
 ) -> list[Row]:
-    key, info = head.text_key(options=options), out.info
+    key, info = out.text_key, out.info
     clean = normalizer(list(recipe.data.normalize))
     kept = []
     for index, row in enumerate(raw.splits[split]):
@@ -89,7 +90,7 @@ def prepare(raw: RawSplits, recipe: Any, head: Head[Any], options: Any) -> Prepa
             f"{', '.join(absent)} split; its plugin must return {', '.join(SPLITS)}"
         )
     info = head.data_info(rows=raw.splits["train"], options=options)
-    out = PreparedData(rows={}, info=info)
+    out = PreparedData(rows={}, info=info, text_key=head.text_key(options=options))
     for split in SPLITS:
         rows = _check_split(raw, split, recipe, head, options, out)
         limit = recipe.data.limit_train if split == "train" else recipe.data.limit_eval
