@@ -498,6 +498,15 @@ def _private(module: str) -> bool:
     return module.split(".")[1] not in ftcore.__all__
 
 
+def private_import_problems_of(package: Path) -> list[str]:
+    """Private ftcore imports in every ``*.py`` under the folder ``package``."""
+    return [
+        f"{path}:{line}: imports private module {name}"
+        for path in sorted(package.rglob("*.py"))
+        for line, name in private_imports(path)
+    ]
+
+
 def private_import_problems(plugin: Any) -> list[str]:
     """Imports of private ftcore modules in the plugin's package (public: ftcore.api...)."""
     return [

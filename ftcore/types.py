@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -136,6 +136,7 @@ class Monitor:
     logged: Mapping[str, str] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Head(Protocol[OptionsT]):
     """A task head: turns rows into batches, builds the model, computes loss, metrics and
     readable predictions, and evaluates them. ``task: <name>`` in a recipe picks the head
