@@ -74,7 +74,9 @@ def ftcore_components() -> list[Component]:
     Fires when the plugin manager is built and whenever core needs to map a recipe
     name to a plugin (``task``, ``data.source``, ``model.name``, ``strategies.<x>``,
     ``callbacks.<x>``). Return a list of :class:`ftcore.types.Component`; each
-    component's ``schema`` (a dataclass) validates its recipe section. Two plugins
+    component's ``schema`` (a dataclass) validates its recipe section. A head is a
+    component too: ``Component(kind="head", name=TASK, schema=..., impl=MyHead())``, its
+    ``impl`` implementing :class:`ftcore.types.Head` (core calls its methods directly). Two plugins
     returning the same kind and name is reported as a conflict naming both.
     """
 
@@ -108,7 +110,8 @@ def ftcore_check_recipe(recipe: DictConfig) -> list[str]:
     recipe: the validated, resolved recipe (an omegaconf ``DictConfig``, read-only).
     Return a list of problems, each ``"dotted.path: what is wrong; how to fix"``
     (an empty list when satisfied). Fires in ``ftcore validate`` and before every
-    run; any problem stops the run with exit code 2.
+    run; any problem stops the run with exit code 2. Checks of the ``head:`` section
+    belong in the head's ``check`` method, which core calls for the recipe's task only.
     """
 
 
