@@ -16,7 +16,7 @@ Fixtures:
   memory_dataset              a plugin serving ``tiny_rows`` from memory as dataset ``memory``
   make_plugin_manager         build a fresh plugin manager with given plugins (entry points
                               optional)
-  hook_recorder               record the hook calls of a plugin manager
+  hook_recorder               record the hook and head method calls of a plugin manager
   run_recipe                  run a recipe in a temporary directory -> RunResult
 
 Plain helpers (no fixture needed): :func:`make_rows`, :func:`tiny_splits`,
