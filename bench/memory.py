@@ -17,11 +17,11 @@ from typing import Any
 
 
 def batches(run: Any, split: str, size: int, order: list[int]) -> Any:
-    collate = run.hooks.collate
+    collate, options = run.head.collate, run.head_options
     features = run.features[split]
     for start in range(0, len(order), size):
         chunk = [features[i] for i in order[start : start + size]]
-        yield collate(task=run.recipe.task, features=chunk, tokenizer=run.tokenizer, info=run.info)
+        yield collate(features=chunk, tokenizer=run.tokenizer, info=run.info, options=options)
 
 
 def epoch_order(lengths: list[int], batch_size: int, seed: int, grouped: bool) -> list[int]:
@@ -61,13 +61,12 @@ def main() -> None:
     run.model_path = resolve_model(recipe, hooks)
     run.tokenizer = AutoTokenizer.from_pretrained(run.model_path)
     raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options, seed=recipe.seed)
-    run.data = prepare(raw, recipe, hooks)
+    run.data = prepare(raw, recipe, run.head, run.head_options)
     run.features = encode_splits(run)
-    model = hooks.build_model(
-        task=recipe.task,
+    model = run.head.build_model(
         model_path=run.model_path,
         info=run.info,
-        head_config=recipe.head,
+        options=run.head_options,
         trust_remote_code=False,
     ).train()
     data, optim = recipe.data, recipe.optim

@@ -1,6 +1,7 @@
 """ftcore: plugin-based fine-tuning of pretrained transformers on PyTorch Lightning.
 
-Plugins need only :data:`hookimpl` and the types in :mod:`ftcore.types`.
+Plugins use :data:`hookimpl` and the public API: :mod:`ftcore.api` (which re-exports the
+types of :mod:`ftcore.types`) and :mod:`ftcore.errors`; every other module is private.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Which plugin raised: turn an unexpected exception from plugin code into a clear error.
 
-A hook implementation that raises during a run (a bug in a plugin, not bad input) reaches
-the command line as an ordinary exception. :func:`plugin_failure` walks its traceback:
-the innermost frame that belongs to a registered plugin's package names the plugin, and
-the innermost pluggy hook call above it names the hook. The command line then prints one
-line naming the plugin, its distribution and the hook, instead of a traceback
-(``FTCORE_TRACE_PLUGINS=1`` shows the traceback too).
+A hook implementation that raises during a run (a bug in a plugin, not bad input)
+reaches the command line as an ordinary exception. :func:`plugin_failure` walks its
+traceback: the innermost frame that belongs to a registered plugin's package names the
+plugin, and the innermost pluggy hook call (or head method, ``Head.step``...) above it
+names the hook. The command line then prints one line naming the plugin, its
+distribution and the hook, instead of a traceback (``FTCORE_TRACE_PLUGINS=1`` shows the
+traceback too).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import types
 from typing import Any
 
 from ftcore.errors import UserError
+from ftcore.heads import HEAD_METHOD
 
 CORE_PACKAGES = {"ftcore", "pluggy", "lightning", "pytorch_lightning", "torch", "transformers"}
 
@@ -61,6 +63,8 @@ def culprit(exc: BaseException, pm: Any) -> tuple[str, str | None] | None:
         module = str(frame.f_globals.get("__name__", ""))
         if module.startswith("pluggy") and isinstance(frame.f_locals.get("hook_name"), str):
             hook = frame.f_locals["hook_name"]
+        if module == "ftcore.heads" and isinstance(frame.f_locals.get(HEAD_METHOD), str):
+            hook = frame.f_locals[HEAD_METHOD]  # a head method (ftcore.heads.HeadCaller)
         plugin = modules.get(module) or packages.get(module.split(".")[0])
         if plugin is not None:
             found = (plugin, hook)

@@ -44,6 +44,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from ftcore.heads import head_problems
 from ftcore.types import Component, ComponentKind
 
 KINDS = set(typing.get_args(ComponentKind))
@@ -158,6 +159,8 @@ def component_problems(plugin: Any) -> list[str]:
         seen.add((comp.kind, comp.name))
         if comp.schema is not None:
             problems.extend(_schema_problems(comp))
+        if comp.kind == "head":
+            problems.extend(f"head '{comp.name}': {p}" for p in head_problems(comp.impl))
     return problems
 
 
@@ -221,8 +224,8 @@ def _visit(node: ast.AST, reads: SectionReads, constants: dict[str, str], in_loa
         if kind and node.attr not in _DICT_METHODS:
             getattr(reads, kind).add(node.attr)
         value = node.value
-        if isinstance(value, ast.Name) and value.id == "head_config":
-            reads.head_options = True
+        if isinstance(value, ast.Name) and value.id in ("head_config", "options"):
+            reads.head_options = reads.head_options or not in_load
         if isinstance(value, ast.Attribute) and value.attr == "head":
             reads.head_options = True
         if in_load and isinstance(value, ast.Name) and value.id == "options":
@@ -402,8 +405,8 @@ def set_up_run(recipe: Any, hooks: Any, run_dir: Path) -> Any:
     from ftcore.testing import tiny_splits
 
     rows = tiny_splits()
-    info = hooks.data_info(task=recipe.task, train_rows=rows["train"], head_config=recipe.head)
     run = Run(recipe=recipe, hooks=hooks, run_dir=run_dir)
+    info = run.head.data_info(rows=rows["train"], options=run.head_options)
     run.data = PreparedData(rows=rows, info=info)
     return run
 
@@ -460,6 +463,60 @@ def _state_problems(plugin: Any, comp: Component, hooks: Any, tmp: Path) -> list
     return problems
 
 
+# --- public API only ----------------------------------------------------------------------------
+
+PUBLIC_MODULES = ("ftcore", "ftcore.api", "ftcore.types", "ftcore.errors", "ftcore.hookspecs")
+"""The ftcore modules a plugin may import (see ftcore.api); all others are private."""
+
+
+def private_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` of every import of a private ftcore module in the file ``path``."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+            if node.module == "ftcore":
+                names += [f"ftcore.{alias.name}" for alias in node.names]
+        found += [(node.lineno, n) for n in names if _private(n)]
+    return found
+
+
+def _private(module: str) -> bool:
+    """A private ftcore module (``ftcore.hookimpl`` from ``from ftcore import hookimpl`` is
+    a public name of the package, not a module)."""
+    import ftcore
+
+    if module.split(".")[0] != "ftcore" or module in PUBLIC_MODULES:
+        return False
+    return module.split(".")[1] not in ftcore.__all__
+
+
+def private_import_problems_of(package: Path) -> list[str]:
+    """Private ftcore imports in every ``*.py`` under the folder ``package``."""
+    return [
+        f"{path}:{line}: imports private module {name}"
+        for path in sorted(package.rglob("*.py"))
+        for line, name in private_imports(path)
+    ]
+
+
+def private_import_problems(plugin: Any) -> list[str]:
+    """Imports of private ftcore modules in the plugin's package (public: ftcore.api...)."""
+    return [
+        f"{path.name}:{line}: imports private module {name}; use ftcore.api (public modules: "
+        f"{', '.join(PUBLIC_MODULES)})"
+        for path in _source_files(plugin)
+        for line, name in private_imports(path)
+    ]
+
+
 # --- import cost ------------------------------------------------------------------------------
 
 
@@ -497,6 +554,7 @@ def check_plugin(
     if problems:
         return problems  # the rest builds on well-formed hooks and components
     problems += section_problems(plugin)
+    problems += private_import_problems(plugin)
     problems += recipe_problems(plugin, hooks, allow_missing_plugins)
     problems += callback_problems(plugin)
     if check_import and isinstance(plugin, types.ModuleType):

@@ -6,7 +6,7 @@ One keyword-only method per hook, so every call site is easy to find and check.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ftcore import console
 from ftcore.catalog import provider_hint
@@ -14,17 +14,25 @@ from ftcore.errors import MissingPluginError, UserError, did_you_mean
 from ftcore.hookcheck import HookResultError
 from ftcore.manager import FtcorePluginManager
 from ftcore.types import (
+    Batch,
     Command,
     Component,
-    DataInfo,
     GroupOptions,
+    Head,
     LayerGroup,
     RawSplits,
     ReportSection,
-    Row,
     StepOutput,
     TrainingSteps,
 )
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Callback, LightningModule
+    from omegaconf import DictConfig
+    from torch import Tensor
+    from torch.nn import Module
+
+    from ftcore.run import Run
 
 
 @dataclass(frozen=True)
@@ -113,7 +121,7 @@ class Hooks:
 
     # --- recipe ---------------------------------------------------------------
 
-    def check_recipe(self, *, recipe: Any) -> list[str]:
+    def check_recipe(self, *, recipe: DictConfig) -> list[str]:
         return [p for problems in self.hook.ftcore_check_recipe(recipe=recipe) for p in problems]
 
     # --- set-up ---------------------------------------------------------------
@@ -125,64 +133,33 @@ class Hooks:
         result = self.hook.ftcore_load_dataset(name=name, options=options, seed=seed)
         return self._required(result, "ftcore_load_dataset", f"dataset '{name}'")
 
-    def data_info(self, *, task: str, train_rows: list[Row], head_config: Any) -> DataInfo:
-        result = self.hook.ftcore_data_info(
-            task=task, train_rows=train_rows, head_config=head_config
-        )
-        return self._required(result, "ftcore_data_info", f"task '{task}'")
+    # --- the head -------------------------------------------------------------
 
-    def check_row(self, *, task: str, row: Row, info: DataInfo) -> str | None:
-        return self.hook.ftcore_check_row(task=task, row=row, info=info)
+    def head(self, task: str) -> Head[Any]:
+        """The head of ``task`` (its component's ``impl``), calls attributed to its plugin."""
+        from ftcore.heads import HeadCaller
 
-    def encode(
-        self,
-        *,
-        task: str,
-        rows: list[Row],
-        tokenizer: Any,
-        max_length: int,
-        info: DataInfo,
-        head_config: Any,
-    ) -> dict[str, list]:
-        result = self.hook.ftcore_encode(
-            task=task,
-            rows=rows,
-            tokenizer=tokenizer,
-            max_length=max_length,
-            info=info,
-            head_config=head_config,
-        )
-        return self._required(result, "ftcore_encode", f"task '{task}'")
+        entry = self.find("head", task, "task")
+        if entry.component.impl is None:
+            raise MissingPluginError(
+                f"task: plugin '{entry.plugin}' ({entry.distribution}) declares head "
+                f"'{task}' without an implementation (Component(kind='head', impl=...))"
+            )
+        observers = getattr(self.pm, "head_observers", None)
+        caller = HeadCaller(entry.component.impl, task, entry.plugin, observers)
+        return cast("Head[Any]", caller)
 
-    def collate(self, *, task: str, features: list[dict], tokenizer: Any, info: DataInfo) -> Any:
-        result = self.hook.ftcore_collate(
-            task=task, features=features, tokenizer=tokenizer, info=info
-        )
-        return self._required(result, "ftcore_collate", f"task '{task}'")
+    def head_options(self, recipe: DictConfig) -> Any:
+        """The recipe's ``head:`` section as the head schema's dataclass instance."""
+        from ftcore.heads import to_options
 
-    def build_model(
-        self,
-        *,
-        task: str,
-        model_path: str,
-        info: DataInfo,
-        head_config: Any,
-        trust_remote_code: bool,
-    ) -> Any:
-        result = self.hook.ftcore_build_model(
-            task=task,
-            model_path=model_path,
-            info=info,
-            head_config=head_config,
-            trust_remote_code=trust_remote_code,
-        )
-        return self._required(result, "ftcore_build_model", f"task '{task}'")
+        return to_options(recipe.get("head"))
 
-    def transform_model(self, *, model: Any, recipe: Any) -> Any:
+    def transform_model(self, *, model: Module, recipe: DictConfig) -> Module:
         return self._fold("ftcore_transform_model", "model", model, recipe=recipe)
 
     def group_options(
-        self, *, groups: list[LayerGroup], recipe: Any, steps: TrainingSteps
+        self, *, groups: list[LayerGroup], recipe: DictConfig, steps: TrainingSteps
     ) -> dict[str, GroupOptions]:
         """Every plugin's per-group options, merged (see :func:`ftcore.optimizer.merge_options`)."""
         from ftcore.optimizer import merge_options
@@ -192,96 +169,56 @@ class Hooks:
             options = self._call_one(
                 "ftcore_group_options", impl, groups=groups, recipe=recipe, steps=steps
             )
-            if options and not isinstance(options, dict):
-                raise UserError(
-                    f"plugin '{impl.plugin_name}': ftcore_group_options must return a dict "
-                    f"of group name -> GroupOptions, got {type(options).__name__}"
-                )
             if options:
                 found.append((impl.plugin_name, options))
         return merge_options(found, groups)
 
-    def resolve_lr(self, *, run: Any) -> float | None:
+    def resolve_lr(self, *, run: Run) -> float | None:
         console.settle()  # the run has imported Lightning and transformers by now
         return self.hook.ftcore_resolve_lr(run=run)
 
-    def lightning_callbacks(self, *, recipe: Any, run: Any) -> list[Any]:
+    def lightning_callbacks(self, *, recipe: DictConfig, run: Run) -> list[Callback]:
         return [
             cb for cbs in self.hook.ftcore_lightning_callbacks(recipe=recipe, run=run) for cb in cbs
         ]
 
     # --- steps ----------------------------------------------------------------
 
-    def step(
-        self, *, task: str, model: Any, batch: Any, info: DataInfo, head_config: Any, stage: str
-    ) -> StepOutput:
-        result = self.hook.ftcore_step(
-            task=task, model=model, batch=batch, info=info, head_config=head_config, stage=stage
-        )
-        return self._required(result, "ftcore_step", f"task '{task}'")
-
-    def loss_terms(self, *, module: Any, batch: Any, output: StepOutput) -> list[tuple[str, Any]]:
+    def loss_terms(
+        self, *, module: LightningModule, batch: Batch, output: StepOutput
+    ) -> list[tuple[str, Tensor]]:
         return [
             t
             for terms in self.hook.ftcore_loss_terms(module=module, batch=batch, output=output)
             for t in terms
         ]
 
-    def build_metrics(self, *, task: str, info: DataInfo, head_config: Any) -> Any:
-        result = self.hook.ftcore_build_metrics(task=task, info=info, head_config=head_config)
-        return self._required(result, "ftcore_build_metrics", f"task '{task}'")
-
-    def decode(self, *, task: str, output: StepOutput, info: DataInfo) -> list[dict]:
-        result = self.hook.ftcore_decode(task=task, output=output, info=info)
-        return self._required(result, "ftcore_decode", f"task '{task}'")
-
-    # --- evaluation -----------------------------------------------------------
-
-    def score(self, *, task: str, predictions: list[dict], info: DataInfo) -> dict[str, float]:
-        result = self.hook.ftcore_score(task=task, predictions=predictions, info=info)
-        return self._required(result, "ftcore_score", f"task '{task}'")
-
-    def baseline(self, *, task: str, run: Any) -> dict[str, list[dict]] | None:
-        return self.hook.ftcore_baseline(task=task, run=run)
-
-    def error_analysis(
-        self, *, task: str, predictions: list[dict], rows: list[Row], info: DataInfo, out_dir: str
-    ) -> list[ReportSection]:
-        result = self.hook.ftcore_error_analysis(
-            task=task, predictions=predictions, rows=rows, info=info, out_dir=out_dir
-        )
-        return result or []
-
-    def forgetting(self, *, task: str, run: Any, model: Any) -> dict[str, Any] | None:
-        return self.hook.ftcore_forgetting(task=task, run=run, model=model)
-
-    def report_sections(self, *, run: Any, summary: dict[str, Any]) -> list[ReportSection]:
+    def report_sections(self, *, run: Run, summary: dict[str, Any]) -> list[ReportSection]:
         found = self.hook.ftcore_report_sections(run=run, summary=summary)
         return [section for sections in found for section in sections]
 
     # --- export and lifecycle -------------------------------------------------
 
-    def export_model(
-        self, *, model: Any, task: str, info: DataInfo, recipe: Any, run_dir: str
-    ) -> Any:
+    def export_model(self, *, model: Module, run: Run) -> Module:
         return self._fold(
             "ftcore_export_model",
             "model",
             model,
-            task=task,
-            info=info,
-            recipe=recipe,
-            run_dir=run_dir,
+            task=run.recipe.task,
+            info=run.info,
+            recipe=run.recipe,
+            run_dir=str(run.run_dir),
+            run=run,
         )
 
-    def run_start(self, *, run: Any) -> None:
+    def run_start(self, *, run: Run) -> None:
         console.settle()  # the run has imported Lightning and transformers by now
         self.hook.ftcore_run_start(run=run)
 
-    def test_end(self, *, run: Any, metrics: dict[str, float], predictions: list[dict]) -> None:
+    def test_end(self, *, run: Run, metrics: dict[str, float], predictions: list[dict]) -> None:
         self.hook.ftcore_test_end(run=run, metrics=metrics, predictions=predictions)
 
-    def run_end(self, *, run: Any, summary: dict[str, Any]) -> None:
+    def run_end(self, *, run: Run, summary: dict[str, Any]) -> None:
         self.hook.ftcore_run_end(run=run, summary=summary)
 
     # --- helpers --------------------------------------------------------------

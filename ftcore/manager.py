@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 import pluggy
 
@@ -45,6 +46,9 @@ class FtcorePluginManager(pluggy.PluginManager):
         super().__init__(ENTRY_POINT_GROUP)
         self.add_hookspecs(hookspecs)
         self.records: list[PluginRecord] = []
+        # called with ("Head.<method>", kwargs) before every head method call (tracing,
+        # ftcore.testing.HookRecorder); see ftcore.heads.HeadCaller
+        self.head_observers: list[Any] = []
 
     def record_for(self, plugin_name: str) -> PluginRecord | None:
         return next((r for r in self.records if r.name == plugin_name), None)
@@ -178,4 +182,5 @@ def get_plugin_manager(
     if _env_flag("FTCORE_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(f"[ftcore trace] {msg}"))
         pm.enable_tracing()
+        pm.head_observers.append(lambda name, kwargs: sys.stderr.write(f"[ftcore trace] {name}\n"))
     return pm

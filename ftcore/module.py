@@ -8,6 +8,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from ftcore.api import value
 from ftcore.optimizer import (
     NO_DECAY,
     optimizer_plan,
@@ -16,7 +17,7 @@ from ftcore.optimizer import (
     training_steps,
 )
 from ftcore.safety import check_loss, clip_and_check
-from ftcore.types import DataInfo, LayerGroup, OptimizerGroup
+from ftcore.types import DataInfo, Head, LayerGroup, OptimizerGroup
 
 STAGES = ("train", "val", "test")
 TRAIN_METRIC_BATCHES = 16  # training batches gathered before one train-metric update
@@ -24,32 +25,44 @@ _NO_DECAY = NO_DECAY  # biases and norms: no weight decay (see ftcore.optimizer)
 
 
 class FtModule(L.LightningModule):
-    """Runs ``ftcore_step`` per batch, adds ``ftcore_loss_terms``, logs the head's metrics.
+    """Runs the head's ``step`` per batch, adds ``ftcore_loss_terms``, logs its metrics.
 
-    Public to Lightning callbacks, set when the optimiser is built (``configure_optimizers``,
-    before ``on_fit_start``): ``layer_groups``, the model's :class:`ftcore.types.LayerGroup`
-    list (bottom to top; empty if none were found), and ``optimizer_groups``, the optimiser's
-    parameter groups as :class:`ftcore.types.OptimizerGroup` (in optimiser order, with the
-    learning rate, start step and warm-up core built them with).
+    Set when the optimiser is built (``configure_optimizers``, before ``on_fit_start``):
+    ``layer_groups``, the model's :class:`ftcore.types.LayerGroup` list (bottom to top;
+    empty if none were found), and ``optimizer_groups``, the optimiser's parameter groups
+    as :class:`ftcore.types.OptimizerGroup` (in optimiser order, with the learning rate,
+    start step and warm-up core built them with).
+
+    Attributes a callback may use: ``model`` (the task model), ``recipe``, ``hooks``,
+    ``info`` (:class:`DataInfo`), ``task``, ``head`` and ``head_options``, ``metrics``
+    (``train_metrics``/``val_metrics``/``test_metrics``) and ``test_outputs`` (decoded
+    test predictions with ``target``, after the test).
     """
 
-    def __init__(self, model: torch.nn.Module, recipe: Any, hooks: Any, info: DataInfo) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        recipe: Any,
+        hooks: Any,
+        info: DataInfo,
+        head: Head[Any] | None = None,
+        options: Any = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.recipe = recipe
         self.hooks = hooks
         self.info = info
         self.task = recipe.task
+        if head is None:
+            head, options = hooks.head(recipe.task), hooks.head_options(recipe)
+        self.head, self.head_options = head, options
         self.metrics = torch.nn.ModuleDict(
             {  # keys must not shadow Module.train
-                f"{stage}_metrics": hooks.build_metrics(
-                    task=self.task, info=info, head_config=recipe.head
-                )
-                for stage in STAGES
+                f"{stage}_metrics": head.metrics(info=info, options=options) for stage in STAGES
             }
         )
         self.test_outputs: list[dict] = []
-        self.head_config = recipe.head  # read once: omegaconf access is slow in the step loop
         self._train_batches: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.layer_groups: list[LayerGroup] = []
         self.optimizer_groups: list[OptimizerGroup] = []
@@ -57,13 +70,8 @@ class FtModule(L.LightningModule):
     # --- steps ------------------------------------------------------------------
 
     def _step(self, batch: Any, stage: str) -> Any:
-        return self.hooks.step(
-            task=self.task,
-            model=self.model,
-            batch=batch,
-            info=self.info,
-            head_config=self.head_config,
-            stage=stage,
+        return self.head.step(
+            model=self.model, batch=batch, info=self.info, options=self.head_options, stage=stage
         )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor | None:
@@ -105,7 +113,7 @@ class FtModule(L.LightningModule):
         self.log("test/loss", out.loss, batch_size=_size(out), sync_dist=True)
         if out.preds is not None:
             self.metrics["test_metrics"].update(out.preds, out.target)
-        decoded = self.hooks.decode(task=self.task, output=out, info=self.info)
+        decoded = self.head.decode(output=out, info=self.info, options=self.head_options)
         targets = out.target.tolist() if out.target is not None else [None] * len(decoded)
         for row, target in zip(decoded, targets):
             self.test_outputs.append({**row, "target": target})
@@ -209,11 +217,6 @@ class FtModule(L.LightningModule):
 def _as_tuple(state: Any) -> tuple:
     """random.getstate() comes back from a checkpoint with lists for tuples."""
     return tuple(_as_tuple(s) if isinstance(s, list) else s for s in state)
-
-
-def value(option: Any) -> str:
-    """The string value of an enum-typed recipe option."""
-    return str(getattr(option, "value", option))
 
 
 def gather_in_order(rows: list[dict], trainer: Any) -> list[dict]:

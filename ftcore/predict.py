@@ -6,12 +6,13 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ftcore.errors import UserError
 from ftcore.io import read_json
-from ftcore.types import DataInfo
+from ftcore.types import DataInfo, StepOutput
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,18 @@ class Predictor:
         adapter_dir = adapter_folder(run_dir) if adapter else None
         if not (model_dir / "ftcore_data_info.json").is_file():
             raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
-        self.info = read_data_info(model_dir / "ftcore_data_info.json")
+        exported = read_exported(model_dir / "ftcore_data_info.json")
+        self.info = exported.info
+        self.head = hooks.head(self.recipe.task)
+        self.head_options = exported_options(hooks, self.recipe, exported)
         with _loading_model(run_dir, trust_remote_code):
             self.tokenizer = AutoTokenizer.from_pretrained(
                 model_dir, trust_remote_code=trust_remote_code
             )
-            self.model = hooks.build_model(
-                task=self.recipe.task,
+            self.model = self.head.build_model(
                 model_path=base_model(self.recipe, hooks) if adapter else str(model_dir),
                 info=self.info,
-                head_config=self.recipe.head,
+                options=self.head_options,
                 trust_remote_code=trust_remote_code,
             )
         if adapter_dir is not None:
@@ -87,34 +90,73 @@ class Predictor:
         from ftcore.data.prepare import encode_split
 
         clean = normalizer(list(self.recipe.data.normalize))
-        key = self.info.extra.get("text_key", "text")
+        key = self.head.text_key(options=self.head_options)
         rows = [_normalized(r, _text_key(r, key), clean) for r in rows]
-        features = encode_split(rows, self.recipe, self.hooks, self.tokenizer, self.info)
+        features = encode_split(rows, self)
         size, out = self.recipe.data.eval_batch_size, []
-        task = self.recipe.task
         with torch.inference_mode():
             for start in range(0, len(features), size):
-                batch = self.hooks.collate(
-                    task=task,
-                    features=features[start : start + size],
-                    tokenizer=self.tokenizer,
-                    info=self.info,
-                )
-                step = self.hooks.step(
-                    task=task,
-                    model=self.model,
-                    batch=batch,
-                    info=self.info,
-                    head_config=self.recipe.head,
-                    stage="predict",
-                )
-                out.extend(self.hooks.decode(task=task, output=step, info=self.info))
+                step = self.step(features[start : start + size])
+                out.extend(self.decode(step))
         if not all(map(finite, out)):
             raise UserError(
                 f"the model in {self.run_dir}/model predicts NaN or Inf (its weights are not "
                 f"finite); run the recipe again with a lower optim.lr or optim.grad_clip set"
             )
         return out
+
+    def step(self, features: list[dict], stage: str = "predict") -> StepOutput:
+        """The head's step on encoded examples (collated here); ``stage="test"`` for
+        examples with targets, scored as in a run's test."""
+        batch = self.head.collate(
+            features=features, tokenizer=self.tokenizer, info=self.info, options=self.head_options
+        )
+        return self.head.step(
+            model=self.model, batch=batch, info=self.info, options=self.head_options, stage=stage
+        )
+
+    def decode(self, output: StepOutput) -> list[dict]:
+        return self.head.decode(output=output, info=self.info, options=self.head_options)
+
+
+@dataclass
+class Exported:
+    """``model/ftcore_data_info.json``: the data info and, since Plugin API v1, the head's
+    options (``head_options``; None in folders exported before)."""
+
+    info: DataInfo
+    head_options: dict[str, Any] | None = None
+
+
+@dataclass
+class FinishedRun:
+    """What a finished run exported for its model: recipe, head, head options, data info."""
+
+    recipe: Any
+    head: Any
+    head_options: Any
+    info: DataInfo
+
+
+def finished_run(run_dir: Path, hooks: Any) -> FinishedRun:
+    """The recipe, head, head options and data info of the run in ``run_dir`` (one whose
+    ``model/`` was exported, by this version or an older one)."""
+    recipe = load_run_recipe(run_dir, hooks)
+    path = run_dir / "model" / "ftcore_data_info.json"
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no exported model/ (did the run finish?)")
+    exported = read_exported(path)
+    options = exported_options(hooks, recipe, exported)
+    return FinishedRun(recipe, hooks.head(recipe.task), options, exported.info)
+
+
+def exported_options(hooks: Any, recipe: Any, exported: Exported) -> Any:
+    """The head options the model was exported with: ``head_options`` when saved, else
+    (an older export) the run's ``recipe.yaml`` ``head:`` section, which they came from."""
+    from ftcore.heads import options_from
+
+    schema = hooks.find("head", recipe.task, "task").component.schema
+    return options_from(schema, exported.head_options, hooks.head_options(recipe))
 
 
 def finite(value: Any) -> bool:
@@ -130,8 +172,18 @@ def finite(value: Any) -> bool:
 
 def read_data_info(path: Path) -> DataInfo:
     """The data facts a run exported next to its model; a damaged file is one line."""
+    return read_exported(path).info
+
+
+def read_exported(path: Path) -> Exported:
+    """The data facts and head options a run exported next to its model; a damaged file
+    is one line."""
     try:
-        return DataInfo.from_dict(read_json(path))
+        data = read_json(path)
+        options = data.get("head_options")
+        if options is not None and not isinstance(options, dict):
+            raise TypeError("head_options is not an object")
+        return Exported(DataInfo.from_dict(data), options)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise UserError(
             f"{path} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0][:80]}); "

@@ -9,42 +9,70 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftcore import rundir
+from ftcore.api import REMOTE_CODE_WARNING
 from ftcore.data.prepare import SPLITS, PreparedData, encode_split, prepare
 from ftcore.io import atomic_write_json, atomic_write_text
 from ftcore.models import resolve_model
+from ftcore.types import DataInfo, Head
 from ftcore.versions import versions
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from lightning.pytorch import Trainer
+    from omegaconf import DictConfig
+    from torch.nn import Module
+    from transformers import PreTrainedTokenizerBase
 
-REMOTE_CODE_WARNING = (
-    "model.trust_remote_code is on: this run executes Python code shipped with the model "
-    "folder; use it only for a model whose code you have reviewed"
-)
+    from ftcore.data.datamodule import FtDataModule
+    from ftcore.hooks import Hooks
+    from ftcore.module import FtModule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Run:
-    """Everything a run consists of; passed to the lifecycle hooks."""
+    """Everything a run consists of; passed to the lifecycle hooks and the head.
 
-    recipe: Any
-    hooks: Any
+    Set up in this order (see :func:`ftcore.api.setup_run`): ``recipe``, ``hooks``,
+    ``run_dir``, ``head`` and ``head_options`` at once; ``model_path``, ``tokenizer``,
+    ``data`` (rows and :class:`DataInfo`) and ``datamodule`` by :func:`load_data`;
+    ``module`` (the :class:`ftcore.module.FtModule` around the model) by
+    :func:`build_module`; ``trainer`` by :func:`build_trainer`.
+    """
+
+    recipe: DictConfig
+    hooks: Hooks
     run_dir: Path
     model_path: str = ""
-    tokenizer: Any = None
+    tokenizer: PreTrainedTokenizerBase | None = None
     data: PreparedData | None = None
-    datamodule: Any = None
-    module: Any = None
-    trainer: Any = None
+    datamodule: FtDataModule | None = None
+    module: FtModule | None = None
+    trainer: Trainer | None = None
     timings: dict[str, float] = field(default_factory=dict)
     # the checkpoint training continues from (``ftcore run --resume``), chosen before loading
     resume_from: str | None = None
+    head: Head[Any] = field(init=False)
+    """The task's head (:class:`ftcore.types.Head`), looked up once."""
+    head_options: Any = field(init=False)
+    """The ``head:`` section as an instance of the head's schema dataclass (None without)."""
+
+    def __post_init__(self) -> None:
+        self.head = self.hooks.head(self.recipe.task)
+        self.head_options = self.hooks.head_options(self.recipe)
 
     @property
-    def info(self) -> Any:
+    def info(self) -> DataInfo | None:
+        """What the head learned from the training split (after :func:`load_data`)."""
         return self.data.info if self.data else None
+
+    @property
+    def model(self) -> Module | None:
+        """The task model (``module.model``) once built."""
+        return self.module.model if self.module is not None else None
 
 
 def write_recipe(run: Run) -> None:
@@ -69,36 +97,32 @@ def load_data(run: Run) -> None:
         run.model_path, trust_remote_code=recipe.model.trust_remote_code
     )
     raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options, seed=recipe.seed)
-    run.data = prepare(raw, recipe, hooks)
+    run.data = prepare(raw, recipe, run.head, run.head_options)
     started = time.perf_counter()
     features = encode_splits(run)
     run.timings["encode_seconds"] = round(time.perf_counter() - started, 2)
     from ftcore.data.datamodule import Collator, FtDataModule
 
-    collate = Collator(hooks, recipe.task, run.tokenizer, run.info)
+    collate = Collator(run.head, run.head_options, run.tokenizer, run.info)
     run.datamodule = FtDataModule(features, collate, recipe)
 
 
 def encode_splits(run: Run) -> dict[str, list[dict]]:
-    """Tokenise every split (``ftcore_encode``), through the on-disk cache unless
+    """Tokenise every split (:meth:`Head.encode`), through the on-disk cache unless
     ``data.cache_tokenized`` is false; one feature dict per example."""
     recipe, hooks = run.recipe, run.hooks
     if not recipe.data.cache_tokenized:
-        return {
-            s: encode_split(run.data.rows[s], recipe, hooks, run.tokenizer, run.info)
-            for s in SPLITS
-        }
+        return {s: encode_split(run.data.rows[s], run) for s in SPLITS}
     from ftcore.data.cache import TokenCache, encode_options
     from ftcore.models import cache_dir
 
     def encode(rows: list) -> dict[str, list]:
-        return hooks.encode(
-            task=recipe.task,
+        return run.head.encode(
             rows=rows,
             tokenizer=run.tokenizer,
             max_length=recipe.data.max_length,
             info=run.info,
-            head_config=recipe.head,
+            options=run.head_options,
         )
 
     cache = TokenCache(
@@ -127,27 +151,28 @@ def global_rank() -> int:
 
 
 def build_module(run: Run) -> None:
+    """Build the head's model, let ``ftcore_transform_model`` plugins wrap it, and wrap it
+    in the LightningModule (``run.module``)."""
     from ftcore.module import FtModule
 
     recipe, hooks = run.recipe, run.hooks
-    model = hooks.build_model(
-        task=recipe.task,
+    model = run.head.build_model(
         model_path=run.model_path,
         info=run.info,
-        head_config=recipe.head,
+        options=run.head_options,
         trust_remote_code=recipe.model.trust_remote_code,
     )
     model = hooks.transform_model(model=model, recipe=recipe)
     model.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
     if recipe.trainer.compile:
         model.compile()  # in place: parameter names, checkpoints and export are unchanged
-    run.module = FtModule(model, recipe, hooks, run.info)
+    run.module = FtModule(model, recipe, hooks, run.info, head=run.head, options=run.head_options)
 
 
 def monitor(run: Run) -> tuple[str, str]:
     """The metric that picks the best checkpoint: recipe, else the head's choice."""
-    ckpt, extra = run.recipe.checkpoint, run.info.extra
-    return (ckpt.monitor or extra.get("monitor", "val/loss"), ckpt.mode or extra.get("mode", "min"))
+    ckpt, chosen = run.recipe.checkpoint, run.head.monitor(options=run.head_options)
+    return (ckpt.monitor or chosen.metric, ckpt.mode or chosen.mode)
 
 
 def build_trainer(run: Run) -> None:
@@ -433,6 +458,7 @@ def finish(run: Run, validation: dict, test: dict, started: float) -> dict[str, 
         if run.trainer.is_global_zero:
             atomic_write_json(run.run_dir / "metrics.json", summary)
             atomic_write_json(run.run_dir / "predictions.json", run.module.test_outputs)
+        run.head.run_end(run=run, options=run.head_options, summary=summary)
         run.hooks.run_end(run=run, summary=summary)
         stop.check(run.trainer, "the end of the run")
     except StopRequested as exc:
@@ -453,20 +479,15 @@ def export(run: Run) -> Path:
 
     from ftcore.io import current_umask, disk_full, is_disk_full
 
-    model = run.hooks.export_model(
-        model=run.module.model,
-        task=run.recipe.task,
-        info=run.info,
-        recipe=run.recipe,
-        run_dir=str(run.run_dir),
-    )
+    model = run.hooks.export_model(model=run.module.model, run=run)
+    model = run.head.export(model=model, info=run.info, options=run.head_options, run=run)
     final = run.run_dir / "model"
     tmp = Path(tempfile.mkdtemp(dir=run.run_dir, prefix=".model.", suffix=".tmp"))
     try:
         tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes 0700; follow the umask
         model.save_pretrained(tmp, safe_serialization=True)
         run.tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / "ftcore_data_info.json", run.info.to_dict())
+        atomic_write_json(tmp / "ftcore_data_info.json", exported_info(run))
         old = None
         if final.exists():
             old = Path(tempfile.mkdtemp(dir=run.run_dir, prefix=".model.", suffix=".old"))
@@ -485,6 +506,14 @@ def export(run: Run) -> Path:
             ) from None
         raise
     return final
+
+
+def exported_info(run: Run) -> dict[str, Any]:
+    """``model/ftcore_data_info.json``: the data info plus the head's options
+    (``head_options``, read back by ``predict``; folders exported before it have none)."""
+    from ftcore.heads import options_dict
+
+    return {**run.info.to_dict(), "head_options": options_dict(run.head_options)}
 
 
 def skipped_batches(run: Run) -> int:
@@ -605,6 +634,7 @@ def _execute(
     build_trainer(run)
     resolve_lr(run)
     hooks.run_start(run=run)
+    run.head.run_start(run=run, options=run.head_options)
     # ranks Lightning starts in fit use this dir; SIGINT/SIGTERM stop the run resumably
     # from here to its end (see fit_and_test and finish)
     with _env(RUN_DIR_ENV, str(run.run_dir)), graceful_stop(run).guard():

@@ -16,7 +16,7 @@ Fixtures:
   memory_dataset              a plugin serving ``tiny_rows`` from memory as dataset ``memory``
   make_plugin_manager         build a fresh plugin manager with given plugins (entry points
                               optional)
-  hook_recorder               record the hook calls of a plugin manager
+  hook_recorder               record the hook and head method calls of a plugin manager
   run_recipe                  run a recipe in a temporary directory -> RunResult
 
 Plain helpers (no fixture needed): :func:`make_rows`, :func:`tiny_splits`,
@@ -290,11 +290,24 @@ class RunResult:
 
 
 class HookRecorder:
-    """Records ``(hook name, kwargs)`` of every hook call through the relay."""
+    """Records ``(hook name, kwargs)`` of every hook call through the relay, and of every
+    call of a head method (named ``Head.<method>``)."""
 
     def __init__(self, pm: Any) -> None:
         self.calls: list[tuple[str, dict]] = []
-        self._undo = pm.add_hookcall_monitoring(self._before, lambda *a: None)
+        undo = pm.add_hookcall_monitoring(self._before, lambda *a: None)
+        observers = getattr(pm, "head_observers", [])
+        observers.append(self._head)
+
+        def stop() -> None:
+            undo()
+            if self._head in observers:
+                observers.remove(self._head)
+
+        self._undo = stop
+
+    def _head(self, name: str, kwargs: dict) -> None:
+        self.calls.append((name, kwargs))
 
     def _before(self, hook_name: str, hook_impls: Any, kwargs: dict) -> None:
         self.calls.append((hook_name, kwargs))

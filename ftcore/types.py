@@ -6,9 +6,16 @@ Nothing here imports torch: these types are used by start-up paths
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+    from torch.nn import Module
+    from torchmetrics import MetricCollection
+
+    from ftcore.run import Run
 
 ComponentKind = Literal["head", "dataset", "model", "strategy", "callback", "evaluation"]
 
@@ -28,6 +35,8 @@ class Component:
     schema: a dataclass type describing the component's own recipe section
         (``head:``, ``data.options``, ``strategies.<name>``, ``callbacks.<name>``),
         or None when it takes no options.
+    impl: what the component is, for kinds that are objects rather than hooks: a head
+        (``kind="head"``) gives its :class:`Head` here; None for the other kinds.
     description: one line shown by ``ftcore plugins`` and the docs.
     details: free-form facts for listings (licence, size, architecture...).
     conflicts / requires: names of strategies this one cannot run with / needs.
@@ -40,6 +49,7 @@ class Component:
     details: dict[str, Any] = field(default_factory=dict)
     conflicts: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    impl: Any = None
 
 
 @dataclass
@@ -63,8 +73,10 @@ class RawSplits:
 class DataInfo:
     """What a head learned from the training split (label vocabulary, target stats).
 
-    Built once by ``ftcore_data_info``; saved with the run so that ``predict`` and
-    the exported model agree with training.
+    Built once by :meth:`Head.data_info`; saved with the run (``model/ftcore_data_info.json``)
+    so that ``predict`` and the exported model agree with training. ``extra`` holds learned
+    facts only (target statistics, class weights); the head's options are not copied in:
+    every :class:`Head` method receives them.
     """
 
     task: str
@@ -85,7 +97,7 @@ class DataInfo:
 
 @dataclass
 class StepOutput:
-    """What a head returns for one batch (``ftcore_step``).
+    """What a head returns for one batch (:meth:`Head.step`).
 
     loss: the task loss (a scalar tensor).
     preds / target: tensors in the form the head's metrics take in ``update``.
@@ -96,6 +108,203 @@ class StepOutput:
     preds: Any = None
     target: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- heads --------------------------------------------------------------------------------
+
+OptionsT = TypeVar("OptionsT", contravariant=True)
+"""The head's options: an instance of the head's schema dataclass (the ``head:`` section)."""
+
+Batch = dict[str, Any]
+"""A collated batch: tensors by name (``input_ids``, ``attention_mask``, ``labels``...)."""
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A head's checkpoint policy and the metrics it logs (:meth:`Head.monitor`).
+
+    metric / mode: the validation metric that picks the best checkpoint when the recipe
+        names none (``checkpoint.monitor``), and whether lower (``"min"``) or higher
+        (``"max"``) is better.
+    logged: every metric name the head's :meth:`Head.metrics` collection makes ftcore log
+        (without stage prefix; a name may be a pattern like ``f1_*``) -> ``"min"``/``"max"``.
+        Core checks ``checkpoint.monitor``/``checkpoint.mode`` against them.
+    """
+
+    metric: str = "val/loss"
+    mode: Literal["min", "max"] = "min"
+    logged: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Head(Protocol[OptionsT]):
+    """A task head: turns rows into batches, builds the model, computes loss, metrics and
+    readable predictions, and evaluates them. ``task: <name>`` in a recipe picks the head
+    a plugin declares with ``Component(kind="head", name=..., schema=..., impl=MyHead())``.
+
+    Core looks the head up once per run or command and calls its methods with keyword
+    arguments. Every method receives ``options``: the ``head:`` section as an instance of
+    the head's schema dataclass (``OmegaConf.to_object``), or None for a head without a
+    schema. Derive from :class:`BaseHead` to inherit the optional methods' defaults.
+    Keep torch, transformers and torchmetrics imports inside the methods.
+    """
+
+    # --- data -------------------------------------------------------------------------
+
+    def data_info(self, *, rows: list[Row], options: OptionsT) -> DataInfo:
+        """Learn the data facts from the training rows (label vocabulary, target
+        statistics); fires once per run, before row checks. Saved with the export."""
+        ...
+
+    def check_row(self, *, row: Row, info: DataInfo, options: OptionsT) -> str | None:
+        """What is wrong with one row of any split (core adds file and row number), or
+        None. Core has already rejected rows with missing or empty text."""
+        ...
+
+    def text_key(self, *, options: OptionsT) -> str:
+        """The row field holding the text core checks and normalises (``"text"``)."""
+        ...
+
+    def encode(
+        self,
+        *,
+        rows: list[Row],
+        tokenizer: Any,
+        max_length: int,
+        info: DataInfo,
+        options: OptionsT,
+    ) -> dict[str, list[Any]]:
+        """Tokenise rows and encode their targets: equal-length columns (``input_ids``,
+        ``labels``...), unpadded. Fires once per split; the result is cached on disk
+        (``data.cache_tokenized``), keyed by tokenizer, rows, options and data info."""
+        ...
+
+    def collate(
+        self, *, features: list[dict[str, Any]], tokenizer: Any, info: DataInfo, options: OptionsT
+    ) -> Batch:
+        """Pad encoded examples into a batch of tensors; fires in the DataLoader."""
+        ...
+
+    # --- model ------------------------------------------------------------------------
+
+    def build_model(
+        self, *, model_path: str, info: DataInfo, options: OptionsT, trust_remote_code: bool
+    ) -> Module:
+        """The pretrained backbone (a local Hugging Face folder) plus the head, normally a
+        transformers ``PreTrainedModel`` with what ``predict`` needs in its config."""
+        ...
+
+    def step(
+        self, *, model: Module, batch: Batch, info: DataInfo, options: OptionsT, stage: str
+    ) -> StepOutput:
+        """One batch: loss (None without targets, as in ``"predict"``), ``preds`` and
+        ``target`` for the metrics. ``stage``: train, val, test or predict."""
+        ...
+
+    def metrics(self, *, info: DataInfo, options: OptionsT) -> MetricCollection:
+        """A ``torchmetrics.MetricCollection`` updated with ``(preds, target)``; built once
+        per stage, logged as ``train/<name>``, ``val/<name>``, ``test/<name>``."""
+        ...
+
+    def decode(self, *, output: StepOutput, info: DataInfo, options: OptionsT) -> list[Row]:
+        """Readable predictions, one dict per example (``predictions.json``, ``predict``)."""
+        ...
+
+    def monitor(self, *, options: OptionsT) -> Monitor:
+        """The default checkpoint metric and mode, and the metric names the head logs."""
+        ...
+
+    def check(self, *, recipe: DictConfig, options: OptionsT) -> list[str]:
+        """Problems of the validated recipe for this head, ``"head.x: what; how to fix"``;
+        core adds the ``checkpoint.monitor`` check from :meth:`monitor`."""
+        ...
+
+    def export(self, *, model: Module, info: DataInfo, options: OptionsT, run: Run) -> Module:
+        """The model to save to ``model/``, after the ``ftcore_export_model`` plugins."""
+        ...
+
+    # --- run lifecycle ----------------------------------------------------------------
+
+    def run_start(self, *, run: Run, options: OptionsT) -> None:
+        """The run is set up and about to fit (after the ``ftcore_run_start`` hooks)."""
+        ...
+
+    def run_end(self, *, run: Run, options: OptionsT, summary: dict[str, Any]) -> None:
+        """The run folder is complete (before the ``ftcore_run_end`` hooks)."""
+        ...
+
+    # --- evaluation (used by evaluation plugins) --------------------------------------
+
+    def score(
+        self, *, predictions: list[Row], info: DataInfo, options: OptionsT
+    ) -> dict[str, float]:
+        """Test metrics (no stage prefix) from decoded predictions with ``target`` added; a
+        pure function (evaluation plugins bootstrap it)."""
+        ...
+
+    def baseline(self, *, run: Run, options: OptionsT) -> dict[str, list[Row]] | None:
+        """Test-split predictions without fine-tuning, by baseline name (majority class,
+        linear probe), shaped like :meth:`decode` plus ``target``; None for none."""
+        ...
+
+    def error_analysis(
+        self,
+        *,
+        predictions: list[Row],
+        rows: list[Row],
+        info: DataInfo,
+        options: OptionsT,
+        out_dir: str,
+    ) -> list[ReportSection]:
+        """Report sections about the test errors; files may be written under ``out_dir``."""
+        ...
+
+    def forgetting(self, *, run: Run, model: Module, options: OptionsT) -> dict[str, Any] | None:
+        """How well ``model`` (pretrained or fine-tuned) still serves outside the task:
+        named scores with per-example values; None when it does not apply."""
+        ...
+
+
+class BaseHead(Generic[OptionsT]):
+    """Defaults for a :class:`Head`'s optional methods: text in ``"text"``, no recipe
+    checks, ``val/loss`` monitored, export unchanged, no lifecycle work, no baseline,
+    forgetting or error analysis. A head overrides data_info, check_row, encode, collate,
+    build_model, step, metrics, decode and score (and monitor to pick a metric)."""
+
+    def text_key(self, *, options: OptionsT) -> str:
+        return "text"
+
+    def check(self, *, recipe: DictConfig, options: OptionsT) -> list[str]:
+        return []
+
+    def monitor(self, *, options: OptionsT) -> Monitor:
+        return Monitor()
+
+    def export(self, *, model: Module, info: DataInfo, options: OptionsT, run: Run) -> Module:
+        return model
+
+    def run_start(self, *, run: Run, options: OptionsT) -> None:
+        return None
+
+    def run_end(self, *, run: Run, options: OptionsT, summary: dict[str, Any]) -> None:
+        return None
+
+    def baseline(self, *, run: Run, options: OptionsT) -> dict[str, list[Row]] | None:
+        return None
+
+    def error_analysis(
+        self,
+        *,
+        predictions: list[Row],
+        rows: list[Row],
+        info: DataInfo,
+        options: OptionsT,
+        out_dir: str,
+    ) -> list[ReportSection]:
+        return []
+
+    def forgetting(self, *, run: Run, model: Module, options: OptionsT) -> dict[str, Any] | None:
+        return None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import types
 import pytest
 
 import ftcore
+import ftcore.api
 from ftcore import conformance
 from ftcore.manager import get_plugin_manager
 from ftcore.types import Component
@@ -58,6 +59,11 @@ def test_shipped_recipes_validate(record):
 @pytest.mark.parametrize("record", RECORDS, ids=IDS)
 def test_callbacks_survive_checkpoint_and_resume(record):
     _ok(conformance.callback_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_imports_only_public_ftcore_modules(record):
+    _ok(conformance.private_import_problems(_plugin(record)))
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=IDS)
@@ -187,6 +193,30 @@ def test_check_catches_recipe_without_header_or_invalid(tmp_path):
     assert any("nowhere is not a folder" in p for p in problems)
     assert any(p.startswith("bad.yaml: no comment header") for p in problems)
     assert any(p.startswith("bad.yaml: data.source: missing required value") for p in problems)
+
+
+def test_check_catches_head_without_implementation():
+    @ftcore.hookimpl
+    def ftcore_components():
+        return [
+            Component(kind="head", name="empty", description="no impl"),
+            Component(kind="head", name="half", description="half", impl=ftcore.api.BaseHead()),
+        ]
+
+    problems = conformance.component_problems(_module(ftcore_components=ftcore_components))
+    assert any(p.startswith("head 'empty': declares no impl") for p in problems)
+    assert any("head 'half': impl BaseHead lacks data_info, check_row" in p for p in problems)
+
+
+def test_check_catches_private_module_import(tmp_path):
+    source = tmp_path / "sneaky.py"
+    source.write_text(
+        "import ftcore\nfrom ftcore import hookimpl\nfrom ftcore.api import Run\n"
+        "from ftcore.run import build_module\nimport ftcore.module\n"
+        "def f():\n    from ftcore import predict\n"
+    )
+    found = conformance.private_imports(source)
+    assert found == [(4, "ftcore.run"), (5, "ftcore.module"), (7, "ftcore.predict")]
 
 
 def test_check_catches_heavy_import():

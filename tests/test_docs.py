@@ -35,3 +35,16 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci = (root / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert command.startswith("bash scripts/setup.sh")
     assert ci[-1].strip() == command
+
+
+def test_every_head_method_and_public_name_is_in_the_api_reference():
+    import re
+
+    import ftcore.api as api
+    from ftcore.heads import OPTIONAL, REQUIRED
+
+    page = (DOCS / "api.md").read_text()
+    for method in REQUIRED + OPTIONAL:
+        assert f"`{method}(*, " in page, f"Head.{method} missing from docs/api.md"
+    for name in api.__all__:
+        assert re.search(rf"\b{name}\b", page), f"ftcore.api.{name} undocumented"

@@ -69,3 +69,58 @@ def test_cli_predict_text_and_jsonl(run_recipe, tmp_path):
         text=True,
     )
     assert missing.returncode == 2 and "not an ftcore run directory" in missing.stderr
+
+
+def _multi_label_run(run_recipe, make_plugin_manager):
+    from ftcore.testing import MemoryDataset, make_rows
+
+    def rows(n: int, seed: int) -> list[dict]:
+        return [
+            {**r, "label": r["label"] + ("|long" if i % 2 else "")}
+            for i, r in enumerate(make_rows(n, seed))
+        ]
+
+    splits = {"train": rows(48, 0), "validation": rows(16, 1), "test": rows(16, 2)}
+    hooks = make_plugin_manager(MemoryDataset(splits), autoload=True)
+    result = run_recipe(hooks=hooks, overrides=["head.multi_label=true", "head.threshold=0.4"])
+    return result, hooks
+
+
+def test_export_saves_the_head_options_and_predict_uses_them(run_recipe, make_plugin_manager):
+    result, hooks = _multi_label_run(run_recipe, make_plugin_manager)
+    path = result.run_dir / "model" / "ftcore_data_info.json"
+    saved = json.loads(path.read_text())
+    assert saved["head_options"]["multi_label"] is True
+    assert saved["head_options"]["threshold"] == 0.4
+    assert "multi_label" not in saved["extra"] and "monitor" not in saved["extra"]
+    predictor = Predictor(result.run_dir, hooks)
+    assert predictor.head_options.threshold == 0.4 and predictor.head_options.multi_label
+
+
+def test_a_model_folder_exported_before_head_options_still_predicts(
+    run_recipe, make_plugin_manager
+):
+    """0.x wrote the head's options into ``extra`` (and no ``head_options``): the options
+    come from the run's recipe.yaml, and predictions are the same."""
+    result, hooks = _multi_label_run(run_recipe, make_plugin_manager)
+    texts = [{"text": "the film was really great"}, {"text": "a dull and tedious plot"}]
+    now = Predictor(result.run_dir, hooks).predict(texts)
+    path = result.run_dir / "model" / "ftcore_data_info.json"
+    saved = json.loads(path.read_text())
+    old = {
+        "task": "classification",
+        "labels": saved["labels"],
+        "extra": {
+            "multi_label": True,
+            "label_separator": "|",
+            "threshold": 0.4,
+            "class_weights": None,
+            "monitor": "val/accuracy",
+            "mode": "max",
+        },
+    }
+    path.write_text(json.dumps(old))
+    predictor = Predictor(result.run_dir, hooks)
+    assert predictor.head_options.multi_label and predictor.head_options.threshold == 0.4
+    assert predictor.predict(texts) == now
+    assert all("labels" in row for row in now)

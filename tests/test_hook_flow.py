@@ -1,4 +1,5 @@
-"""The exact sequence of hook calls in a run, recorded through the relay."""
+"""The exact sequence of hook calls and head method calls in a run, recorded through the
+relay (hooks) and the head's observers (``Head.<method>``)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,24 @@ from ftcore.types import Component
 SETUP = [
     "ftcore_components",  # recipe validation: schemas of the head and the dataset
     "ftcore_check_recipe",
+    "Head.check",  # the head's own recipe checks
+    "Head.monitor",  # checkpoint.monitor checked against the metrics the head logs
     "ftcore_load_dataset",  # model.name is a folder, so no ftcore_resolve_model
-    "ftcore_data_info",
-    "ftcore_check_row",  # once per row (collapsed)
-    "ftcore_encode",  # once per split (collapsed)
-    "ftcore_build_model",
-    "ftcore_build_metrics",  # train, val, test (collapsed)
+    "Head.data_info",
+    "Head.text_key",
+    "Head.check_row",  # once per row (collapsed)
+    "Head.encode",  # once per split (collapsed)
+    "Head.build_model",
+    "Head.metrics",  # train, val, test (collapsed)
+    "Head.monitor",  # the checkpoint callback's metric
     "ftcore_lightning_callbacks",
-    "ftcore_run_start",  # then configure_optimizers: no plugin sets ftcore_group_options
+    "ftcore_run_start",
+    "Head.run_start",  # then configure_optimizers: no plugin sets ftcore_group_options
 ]
-EVAL_BATCH = ["ftcore_collate", "ftcore_step"]
-TRAIN_BATCH = ["ftcore_collate", "ftcore_step", "ftcore_loss_terms"]
-TEST_BATCH = ["ftcore_collate", "ftcore_step", "ftcore_decode"]
+EVAL_BATCH = ["Head.collate", "Head.step"]
+TRAIN_BATCH = ["Head.collate", "Head.step", "ftcore_loss_terms"]
+TEST_BATCH = ["Head.collate", "Head.step", "Head.decode"]
+END = ["Head.export", "Head.monitor", "Head.run_end", "ftcore_run_end"]
 
 
 def test_exact_hook_sequence_of_a_run(run_recipe, make_plugin_manager, hook_recorder):
@@ -37,7 +44,8 @@ def test_exact_hook_sequence_of_a_run(run_recipe, make_plugin_manager, hook_reco
         + TRAIN_BATCH * 3
         + EVAL_BATCH  # epoch 1, then validation
         + TEST_BATCH  # test with the best checkpoint
-        + ["ftcore_test_end", "ftcore_run_end"]
+        + ["ftcore_test_end"]
+        + END  # export, summary (monitor), run end
     )
     assert recorder.names() == expected
 
@@ -62,8 +70,8 @@ def test_optimiser_hooks_fire_around_run_start(run_recipe, make_plugin_manager, 
         "ftcore_lightning_callbacks",
         "ftcore_resolve_lr",  # optim.lr: auto, with the Trainer built
         "ftcore_run_start",
+        "Head.run_start",
         "ftcore_group_options",  # configure_optimizers, once
-        "ftcore_collate",  # the sanity check's first batch
     ]
     assert recorder.count("ftcore_group_options") == 1
 
@@ -80,7 +88,7 @@ def test_fold_hooks_fire_per_plugin_in_order(
             return None
 
         @ftcore.hookimpl
-        def ftcore_export_model(self, model, task, info, recipe):
+        def ftcore_export_model(self, model, run):
             seen.append("export")
             return model
 
@@ -88,8 +96,8 @@ def test_fold_hooks_fire_per_plugin_in_order(
     recorder = hook_recorder(hooks)
     run_recipe(hooks=hooks)
     names = recorder.names()
-    assert names.index("ftcore_build_model") + 1 == names.index("ftcore_transform_model")
-    assert names[-3:] == ["ftcore_test_end", "ftcore_export_model", "ftcore_run_end"]
+    assert names.index("Head.build_model") + 1 == names.index("ftcore_transform_model")
+    assert names[-6:] == ["ftcore_test_end", "ftcore_export_model", *END]
     assert seen == ["transform", "export"]
 
 

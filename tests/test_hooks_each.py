@@ -1,10 +1,12 @@
-"""One focused test per hook (the test's name holds the hook's name), and a meta-test that
-keeps it so: a hook added to ``ftcore/hookspecs.py`` without its own test fails here.
+"""One focused test per hook (the test's name holds the hook's name) and per Head method,
+and a meta-test that keeps it so: a hook added to ``ftcore/hookspecs.py`` without its own
+test fails here.
 
 Pipeline hooks are checked on one tiny run with a spy plugin that implements every one of
-them, records its arguments and has a visible effect where the hook allows one. The
-evaluation hooks, which evaluation plugins call, are checked through the typed facade
-(``ftcore.hooks.Hooks``) with stub plugins.
+them, records its arguments and has a visible effect where the hook allows one; the same
+run records every call of the classification head's methods (``Head.<method>``, through
+the plugin manager's head observers). The head's evaluation methods, which evaluation
+plugins call, are checked through the typed facade (``Hooks.head``) with a stub head.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import ftcore_classification.plugin as classification
 import pytest
+from ftcore_classification.schema import ClassificationConfig
 from lightning.pytorch import Callback
 
 import ftcore
@@ -25,11 +28,13 @@ from ftcore.errors import MissingPluginError, RecipeError, UserError
 from ftcore.reference import hook_names
 from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, tiny_splits
 from ftcore.types import (
+    BaseHead,
     Command,
     Component,
     DataInfo,
     GroupOptions,
     LayerGroup,
+    Monitor,
     ReportSection,
     StepOutput,
     TrainingSteps,
@@ -53,7 +58,7 @@ class SpyCallback(Callback):
 
 
 class Spy:
-    """Implements every pipeline hook; records calls; answers None where a head must."""
+    """Implements every pipeline hook; records calls (and, as observer, head method calls)."""
 
     def __init__(self) -> None:
         self.calls: dict[str, list[dict]] = defaultdict(list)
@@ -62,6 +67,9 @@ class Spy:
 
     def _rec(self, hook: str, **kwargs) -> None:
         self.calls[hook].append(kwargs)
+
+    def observe(self, method: str, kwargs: dict) -> None:
+        self.calls[method].append(kwargs)
 
     @ftcore.hookimpl
     def ftcore_components(self):
@@ -76,31 +84,6 @@ class Spy:
     @ftcore.hookimpl
     def ftcore_load_dataset(self, name, options, seed):
         self._rec("ftcore_load_dataset", name=name, options=options, seed=seed)
-
-    @ftcore.hookimpl
-    def ftcore_data_info(self, task, train_rows, head_config):
-        self._rec("ftcore_data_info", task=task, train_rows=train_rows, head_config=head_config)
-
-    @ftcore.hookimpl
-    def ftcore_check_row(self, task, row, info):
-        self._rec("ftcore_check_row", task=task, row=row, info=info)
-
-    @ftcore.hookimpl
-    def ftcore_encode(self, task, rows, tokenizer, max_length, info, head_config):
-        self._rec("ftcore_encode", rows=rows, max_length=max_length, info=info)
-
-    @ftcore.hookimpl
-    def ftcore_collate(self, task, features, tokenizer, info):
-        self._rec("ftcore_collate", features=features)
-
-    @ftcore.hookimpl
-    def ftcore_build_model(self, task, model_path, info, head_config, trust_remote_code):
-        self._rec(
-            "ftcore_build_model",
-            model_path=model_path,
-            info=info,
-            trust_remote_code=trust_remote_code,
-        )
 
     @ftcore.hookimpl
     def ftcore_transform_model(self, model, recipe):
@@ -122,26 +105,14 @@ class Spy:
         return [self.callback]
 
     @ftcore.hookimpl
-    def ftcore_step(self, task, model, batch, info, head_config, stage):
-        self._rec("ftcore_step", stage=stage, batch=batch)
-
-    @ftcore.hookimpl
     def ftcore_loss_terms(self, module, batch, output):
         self._rec("ftcore_loss_terms", output=output)
         return [("spy_zero", output.loss * 0.0)]
 
     @ftcore.hookimpl
-    def ftcore_build_metrics(self, task, info, head_config):
-        self._rec("ftcore_build_metrics", task=task)
-
-    @ftcore.hookimpl
-    def ftcore_decode(self, task, output, info):
-        self._rec("ftcore_decode", output=output)
-
-    @ftcore.hookimpl
-    def ftcore_export_model(self, model, task, info, recipe, run_dir):
-        self._rec("ftcore_export_model", model=model, run_dir=run_dir)
-        (Path(run_dir) / "spy-export.txt").write_text("exported\n")
+    def ftcore_export_model(self, model, run):
+        self._rec("ftcore_export_model", model=model, run_dir=run.run_dir, run=run)
+        (Path(run.run_dir) / "spy-export.txt").write_text("exported\n")
 
     @ftcore.hookimpl
     def ftcore_resolve_lr(self, run):
@@ -167,6 +138,7 @@ def spied(tmp_path_factory, tiny_model_dir):
     """One tiny run (64 train rows, batch 8, 1 epoch) with the spy; returns (spy, result)."""
     spy = Spy()
     hooks = build_hooks([MemoryDataset(tiny_splits()), classification, spy], autoload=False)
+    hooks.pm.head_observers.append(spy.observe)
     recipe = base_recipe(tiny_model_dir)
     recipe["callbacks"] = {"spy": {"level": 2}}
     recipe["optim"] = {"lr": "auto"}  # the spy answers ftcore_resolve_lr
@@ -281,36 +253,39 @@ def test_ftcore_load_dataset_gets_name_options_and_seed(spied):
     assert call["name"] == "memory" and call["seed"] == 0 and len(call["options"]) == 0
 
 
-def test_ftcore_data_info_sees_the_training_split(spied):
+def test_head_data_info_sees_the_training_split_and_the_options(spied):
     spy, result = spied
-    (call,) = spy.calls["ftcore_data_info"]
-    assert call["task"] == "classification" and len(call["train_rows"]) == 64
-    assert call["head_config"].multi_label is False
+    (call,) = spy.calls["Head.data_info"]
+    assert len(call["rows"]) == 64
+    assert isinstance(call["options"], ClassificationConfig)  # a dataclass instance
+    assert call["options"].multi_label is False
 
 
-def test_ftcore_check_row_fires_once_per_row_with_the_labels(spied):
+def test_head_check_row_fires_once_per_row_with_the_labels(spied):
     spy, _ = spied
-    calls = spy.calls["ftcore_check_row"]
+    calls = spy.calls["Head.check_row"]
     assert len(calls) == 64 + 16 + 16
     assert calls[0]["info"].labels == ["neg", "pos"] and "text" in calls[0]["row"]
+    assert isinstance(calls[0]["options"], ClassificationConfig)
 
 
-def test_ftcore_encode_fires_once_per_split(spied):
+def test_head_encode_fires_once_per_split(spied):
     spy, _ = spied
-    assert [len(c["rows"]) for c in spy.calls["ftcore_encode"]] == [64, 16, 16]
-    assert all(c["max_length"] == 32 for c in spy.calls["ftcore_encode"])
+    assert [len(c["rows"]) for c in spy.calls["Head.encode"]] == [64, 16, 16]
+    assert all(c["max_length"] == 32 for c in spy.calls["Head.encode"])
 
 
-def test_ftcore_collate_fires_for_every_batch(spied):
+def test_head_collate_fires_for_every_batch(spied):
     spy, _ = spied
-    sizes = [len(c["features"]) for c in spy.calls["ftcore_collate"]]
+    sizes = [len(c["features"]) for c in spy.calls["Head.collate"]]
     # sanity check (1 validation batch), 8 training batches, validation, test
     assert sizes == [16] + [8] * 8 + [16, 16]
+    assert all(isinstance(c["options"], ClassificationConfig) for c in spy.calls["Head.collate"])
 
 
-def test_ftcore_build_model_gets_the_local_folder(spied, tiny_model_dir):
+def test_head_build_model_gets_the_local_folder(spied, tiny_model_dir):
     spy, _ = spied
-    (call,) = spy.calls["ftcore_build_model"]
+    (call,) = spy.calls["Head.build_model"]
     assert call["model_path"] == str(tiny_model_dir) and call["trust_remote_code"] is False
     assert call["info"].labels == ["neg", "pos"]
 
@@ -370,9 +345,9 @@ def test_ftcore_lightning_callbacks_reach_the_trainer(spied):
 # --- steps ----------------------------------------------------------------------------------
 
 
-def test_ftcore_step_fires_for_every_stage(spied):
+def test_head_step_fires_for_every_stage(spied):
     spy, _ = spied
-    stages = [c["stage"] for c in spy.calls["ftcore_step"]]
+    stages = [c["stage"] for c in spy.calls["Head.step"]]
     assert stages == ["val"] + ["train"] * 8 + ["val", "test"]
 
 
@@ -385,14 +360,14 @@ def test_ftcore_loss_terms_are_added_and_logged(spied):
     assert any(row.get("train/spy_zero") == "0.0" for row in rows)
 
 
-def test_ftcore_build_metrics_once_per_stage(spied):
+def test_head_metrics_once_per_stage(spied):
     spy, _ = spied
-    assert len(spy.calls["ftcore_build_metrics"]) == 3
+    assert len(spy.calls["Head.metrics"]) == 3
 
 
-def test_ftcore_decode_fires_for_test_batches(spied):
+def test_head_decode_fires_for_test_batches(spied):
     spy, result = spied
-    assert len(spy.calls["ftcore_decode"]) == 1  # 16 test rows, eval batch 16
+    assert len(spy.calls["Head.decode"]) == 1  # 16 test rows, eval batch 16
     predictions = json.loads((result.run_dir / "predictions.json").read_text())
     assert len(predictions) == 16 and {"label", "target"} <= set(predictions[0])
 
@@ -403,9 +378,25 @@ def test_ftcore_decode_fires_for_test_batches(spied):
 def test_ftcore_export_model_may_write_under_the_run_dir(spied):
     spy, result = spied
     (call,) = spy.calls["ftcore_export_model"]
-    assert Path(call["run_dir"]) == result.run_dir
+    assert Path(call["run_dir"]) == result.run_dir and call["run"].head_options is not None
     assert (result.run_dir / "spy-export.txt").read_text() == "exported\n"
     assert (result.run_dir / "model" / "model.safetensors").is_file()
+
+
+def test_head_export_comes_after_the_export_hooks(spied):
+    spy, result = spied
+    (call,) = spy.calls["Head.export"]
+    assert call["model"] is spy.calls["ftcore_export_model"][0]["model"]
+    exported = json.loads((result.run_dir / "model" / "ftcore_data_info.json").read_text())
+    assert exported["head_options"]["multi_label"] is False  # the options, saved
+
+
+def test_head_run_start_and_run_end_follow_the_hooks(spied):
+    spy, result = spied
+    (start,) = spy.calls["Head.run_start"]
+    (end,) = spy.calls["Head.run_end"]
+    assert start["run"] is spy.calls["ftcore_run_start"][0]["run"]
+    assert end["summary"] is spy.calls["ftcore_run_end"][0]["summary"]
 
 
 def test_ftcore_run_start_fires_before_training(spied):
@@ -442,73 +433,101 @@ def test_ftcore_run_end_gets_the_summary_in_metrics_json(spied):
     assert call["summary"]["test"] == written["test"] and call["run"].run_dir == result.run_dir
 
 
-# --- evaluation hooks, through the facade ----------------------------------------------------
+# --- the head's evaluation methods, through the facade ------------------------------------
 
 INFO = DataInfo(task="spy", labels=["a", "b"])
 PREDICTIONS = [{"label": "a", "target": 0}, {"label": "b", "target": 0}]
 
 
-class Evaluator:
-    @ftcore.hookimpl
-    def ftcore_score(self, task, predictions, info):
-        if task != "spy":
-            return None
+@dataclass
+class StubOptions:
+    # How many rows the stub baseline predicts.
+    rows: int = 1
+
+
+class StubHead(BaseHead[StubOptions]):
+    """Only the evaluation parts; the pipeline methods are not needed here."""
+
+    def score(self, *, predictions, info, options):
         hits = sum(p["label"] == info.labels[p["target"]] for p in predictions)
         return {"accuracy": hits / len(predictions)}
 
-    @ftcore.hookimpl
-    def ftcore_baseline(self, task, run):
-        return {"majority": [{"label": "a"}]} if task == "spy" else None
-
-    @ftcore.hookimpl
-    def ftcore_error_analysis(self, task, predictions, rows, info, out_dir):
-        if task != "spy":
-            return None
+    def error_analysis(self, *, predictions, rows, info, options, out_dir):
         (Path(out_dir) / "errors.jsonl").write_text("{}\n")
         return [ReportSection(title="Errors", markdown=f"{len(rows)} rows")]
 
+
+class Evaluator:
     @ftcore.hookimpl
-    def ftcore_forgetting(self, task, run, model):
-        return {"probe": [1.0, 0.0]} if task == "spy" else None
+    def ftcore_components(self):
+        head = Component(kind="head", name="spy", schema=StubOptions, impl=StubHead())
+        return [head, Component(kind="head", name="bare", impl=BaseHead())]
 
     @ftcore.hookimpl
     def ftcore_report_sections(self, run, summary):
         return [ReportSection(title="Spy", markdown=str(summary["n"]))]
 
 
+def test_head_score_through_the_facade():
+    head = build_hooks([Evaluator()], autoload=False).head("spy")
+    options = StubOptions()
+    assert head.score(predictions=PREDICTIONS, info=INFO, options=options) == {"accuracy": 0.5}
+
+
+def test_head_lookup_of_an_unknown_task_names_what_is_installed():
+    hooks = build_hooks([Evaluator()], autoload=False)
+    with pytest.raises(MissingPluginError, match="no installed plugin provides head 'other'"):
+        hooks.head("other")
+
+
+def test_head_without_a_required_method_is_named():
+    head = build_hooks([Evaluator()], autoload=False).head("bare")
+    with pytest.raises(UserError, match="'bare' head has no method score"):
+        head.score(predictions=PREDICTIONS, info=INFO, options=None)
+
+
+def test_head_baseline_and_forgetting_are_optional():
+    head = build_hooks([Evaluator()], autoload=False).head("spy")
+    assert head.baseline(run=None, options=StubOptions()) is None
+    assert head.forgetting(run=None, model=None, options=StubOptions()) is None
+    assert head.monitor(options=StubOptions()) == Monitor("val/loss", "min", {})
+    assert head.text_key(options=StubOptions()) == "text"
+
+
+def test_head_error_analysis_sections_and_files(tmp_path):
+    head = build_hooks([Evaluator()], autoload=False).head("spy")
+    sections = head.error_analysis(
+        predictions=PREDICTIONS, rows=[{}, {}], info=INFO, options=None, out_dir=str(tmp_path)
+    )
+    assert [s.title for s in sections] == ["Errors"] and sections[0].markdown == "2 rows"
+    assert (tmp_path / "errors.jsonl").is_file()
+    bare = build_hooks([Evaluator()], autoload=False).head("bare")
+    assert bare.error_analysis(predictions=[], rows=[], info=INFO, options=None, out_dir="") == []
+
+
+def test_head_method_bug_names_the_plugin_and_the_method():
+    from ftcore.blame import plugin_failure
+
+    class Broken(StubHead):
+        def score(self, *, predictions, info, options):
+            raise ZeroDivisionError("bug")
+
+    class Plugin:
+        @ftcore.hookimpl
+        def ftcore_components(self):
+            return [Component(kind="head", name="broken", impl=Broken())]
+
+    hooks = build_hooks([Plugin()], autoload=False)
+    with pytest.raises(ZeroDivisionError) as caught:
+        hooks.head("broken").score(predictions=[], info=INFO, options=None)
+    failure = plugin_failure(caught.value, hooks.pm)
+    assert failure is not None and "raised in Head.score: ZeroDivisionError: bug" in str(failure)
+
+
 class MoreSections:
     @ftcore.hookimpl
     def ftcore_report_sections(self, run, summary):
         return [ReportSection(title="More"), ReportSection(title="Most")]
-
-
-def test_ftcore_score_first_result_and_required():
-    hooks = build_hooks([Evaluator()], autoload=False)
-    assert hooks.score(task="spy", predictions=PREDICTIONS, info=INFO) == {"accuracy": 0.5}
-    with pytest.raises(MissingPluginError, match="ftcore_score for task 'other'"):
-        hooks.score(task="other", predictions=PREDICTIONS, info=INFO)
-
-
-def test_ftcore_baseline_is_optional():
-    hooks = build_hooks([Evaluator()], autoload=False)
-    assert hooks.baseline(task="spy", run=None) == {"majority": [{"label": "a"}]}
-    assert hooks.baseline(task="other", run=None) is None
-
-
-def test_ftcore_error_analysis_sections_and_files(tmp_path):
-    hooks = build_hooks([Evaluator()], autoload=False)
-    sections = hooks.error_analysis(
-        task="spy", predictions=PREDICTIONS, rows=[{}, {}], info=INFO, out_dir=str(tmp_path)
-    )
-    assert [s.title for s in sections] == ["Errors"] and sections[0].markdown == "2 rows"
-    assert (tmp_path / "errors.jsonl").is_file()
-    assert hooks.error_analysis(task="x", predictions=[], rows=[], info=INFO, out_dir="") == []
-
-
-def test_ftcore_forgetting_is_optional():
-    hooks = build_hooks([Evaluator()], autoload=False)
-    assert hooks.forgetting(task="spy", run=None, model=None) == {"probe": [1.0, 0.0]}
-    assert hooks.forgetting(task="other", run=None, model=None) is None
 
 
 def test_ftcore_report_sections_collects_from_every_plugin():

@@ -72,19 +72,19 @@ def _run(run_recipe, tmp_path, overrides=(), plugins=()):
 def test_second_run_reads_the_token_cache(run_recipe, tmp_path):
     first, calls = _run(run_recipe, tmp_path)
     files = sorted((tmp_path / "cache" / "tokenized").glob("*.npz"))
-    assert len(files) == 3 and calls.count("ftcore_encode") == 3
+    assert len(files) == 3 and calls.count("Head.encode") == 3
     second, calls = _run(run_recipe, tmp_path)
-    assert calls.count("ftcore_encode") == 0  # every split came from the cache
+    assert calls.count("Head.encode") == 0  # every split came from the cache
     assert second.test == first.test
     files[0].write_bytes(files[0].read_bytes()[:50])  # damaged: encoded again, rewritten
     third, calls = _run(run_recipe, tmp_path)
-    assert calls.count("ftcore_encode") == 1 and third.test == first.test
+    assert calls.count("Head.encode") == 1 and third.test == first.test
     assert len(files[0].read_bytes()) > 50
 
 
 def test_token_cache_can_be_switched_off(run_recipe, tmp_path):
     _, calls = _run(run_recipe, tmp_path, ["data.cache_tokenized=false"])
-    assert calls.count("ftcore_encode") == 3
+    assert calls.count("Head.encode") == 3
     assert not (tmp_path / "cache" / "tokenized").exists()
 
 

@@ -304,26 +304,27 @@ def test_item6_regression_monitors_its_metrics():
 def test_item6_the_declared_metrics_are_what_the_heads_log():
     """The names the checks accept are the keys of the heads' metric collections."""
     from ftcore_classification import plugin as classification
+    from ftcore_classification.schema import ClassificationConfig
     from ftcore_regression import metrics as regression_metrics
     from ftcore_regression import plugin as regression
-    from omegaconf import OmegaConf
+    from ftcore_regression.schema import RegressionConfig
 
+    from ftcore.recipe.monitor import head_metrics
     from ftcore.types import DataInfo
 
+    head = classification.ClassificationHead()
     for multi in (False, True):
-        head = OmegaConf.create(
-            {"multi_label": multi, "threshold": 0.5, "labels": ["a", "b"], "label_separator": "|"}
-        )
-        info = DataInfo("classification", ["a", "b"], {"multi_label": multi})
-        built = classification.ftcore_build_metrics("classification", info, head)
+        options = ClassificationConfig(multi_label=multi, labels=["a", "b"])
+        info = DataInfo("classification", ["a", "b"])
+        built = head.metrics(info=info, options=options)
         keys = _logged_keys(built, multi)
-        declared = {n for n in classification.logged_metrics(head) if n.startswith("val/")}
+        logged = head_metrics(head.monitor(options=options).logged)
+        declared = {n for n in logged if n.startswith("val/")}
         assert declared == {"val/loss"} | {f"val/{k}" for k in keys}
     assert set(regression.METRIC_MODES) == set(regression_metrics.NAMES)
     info = DataInfo("regression", [], {"num_targets": 1})
-    assert set(regression.ftcore_build_metrics("regression", info, None).keys()) == set(
-        regression.METRIC_MODES
-    )
+    built = regression.RegressionHead().metrics(info=info, options=RegressionConfig())
+    assert set(built.keys()) == set(regression.METRIC_MODES)
 
 
 def _logged_keys(collection, multi: bool) -> set[str]:

@@ -22,7 +22,7 @@ from ftcore.run import execute
 from ftcore.testing import MemoryDataset, base_recipe, build_hooks, make_rows, tiny_splits
 
 NO_CHECKPOINT = "has no checkpoint yet; starting the run from the beginning in the same folder"
-LOADING = {"ftcore_resolve_model", "ftcore_load_dataset", "ftcore_encode", "ftcore_build_model"}
+LOADING = {"ftcore_resolve_model", "ftcore_load_dataset", "Head.encode", "Head.build_model"}
 
 
 class Events:
@@ -30,13 +30,19 @@ class Events:
 
     def __init__(self, hooks) -> None:
         self.seen: list[tuple[str, str]] = []
-        self._undo = hooks.pm.add_hookcall_monitoring(
+        undo = hooks.pm.add_hookcall_monitoring(
             lambda name, impls, kwargs: self.seen.append(("hook", name)), lambda *a: None
         )
+        observers = hooks.pm.head_observers
+        observers.append(self._head)
+        self._undo = lambda: (undo(), observers.remove(self._head))
         self.handler = logging.Handler(logging.INFO)
         self.handler.emit = lambda record: self.seen.append(("log", record.getMessage()))
         self.logger = logging.getLogger("ftcore")
         self.level = self.logger.level
+
+    def _head(self, name: str, kwargs: dict) -> None:
+        self.seen.append(("hook", name))
 
     def __enter__(self) -> Events:
         self.logger.addHandler(self.handler)

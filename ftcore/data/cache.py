@@ -1,6 +1,6 @@
 """Tokenised splits cached on disk, keyed by the tokenizer, the rows and the encode options.
 
-``ftcore_encode`` runs once per distinct (tokenizer files, rows, task, max_length, head
+The head's ``encode`` runs once per distinct (tokenizer files, rows, task, max_length, head
 options, data facts, plugin versions); later runs load the columns from
 ``<cache_dir>/tokenized/<key>.npz``. The files hold plain numpy arrays, read with
 ``allow_pickle=False``: a cache file cannot run code. Columns must be flat lists of

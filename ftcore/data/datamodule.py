@@ -18,14 +18,14 @@ from torch.utils.data import DataLoader, Sampler
 
 
 class Collator:
-    """DataLoader ``collate_fn`` that delegates padding to the head (``ftcore_collate``)."""
+    """DataLoader ``collate_fn`` that delegates padding to the head (``Head.collate``)."""
 
-    def __init__(self, hooks: Any, task: str, tokenizer: Any, info: Any) -> None:
-        self.hooks, self.task, self.tokenizer, self.info = hooks, task, tokenizer, info
+    def __init__(self, head: Any, options: Any, tokenizer: Any, info: Any) -> None:
+        self.head, self.options, self.tokenizer, self.info = head, options, tokenizer, info
 
     def __call__(self, features: list[dict]) -> Any:
-        return self.hooks.collate(
-            task=self.task, features=features, tokenizer=self.tokenizer, info=self.info
+        return self.head.collate(
+            features=features, tokenizer=self.tokenizer, info=self.info, options=self.options
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ftcore.data.normalize import normalizer
 from ftcore.errors import UserError
-from ftcore.types import DataInfo, RawSplits, Row
+from ftcore.types import DataInfo, Head, RawSplits, Row
 
 SPLITS = ("train", "validation", "test")
 
@@ -21,6 +21,7 @@ class PreparedData:
     info: DataInfo
     dropped: dict[str, int] = field(default_factory=dict)
     drop_reasons: list[str] = field(default_factory=list)
+    text_key: str = "text"  # the row field the head reads the text from
 
 
 def text_problem(row: Row, key: str, max_chars: int | None = None) -> str | None:
@@ -48,16 +49,16 @@ def _where(raw: RawSplits, split: str, index: int) -> str:
 
 
 def _check_split(
-    raw: RawSplits, split: str, recipe: Any, hooks: Any, info: DataInfo, out: PreparedData
+    raw: RawSplits, split: str, recipe: Any, head: Head[Any], options: Any, out: PreparedData
 ) -> list[Row]:
-    key = info.extra.get("text_key", "text")
+    key, info = out.text_key, out.info
     clean = normalizer(list(recipe.data.normalize))
     kept = []
     for index, row in enumerate(raw.splits[split]):
         problem = text_problem(row, key, recipe.data.max_chars)
         if problem is None:
             row = {**row, key: clean(row[key])}
-            problem = hooks.check_row(task=recipe.task, row=row, info=info)
+            problem = head.check_row(row=row, info=info, options=options)
         if problem is None:
             kept.append(row)
             continue
@@ -79,20 +80,19 @@ def _subset(rows: list[Row], limit: int | None, seed: int) -> list[Row]:
     return [rows[i] for i in keep]
 
 
-def prepare(raw: RawSplits, recipe: Any, hooks: Any) -> PreparedData:
-    """Check every row, drop or fail on invalid ones, apply subsets (seeded)."""
+def prepare(raw: RawSplits, recipe: Any, head: Head[Any], options: Any) -> PreparedData:
+    """Learn the head's data info, check every row, drop or fail on invalid ones, apply
+    subsets (seeded)."""
     absent = [s for s in SPLITS if s not in raw.splits]
     if absent:
         raise UserError(
             f"data.source: dataset '{recipe.data.source}' returned no "
             f"{', '.join(absent)} split; its plugin must return {', '.join(SPLITS)}"
         )
-    info = hooks.data_info(
-        task=recipe.task, train_rows=raw.splits["train"], head_config=recipe.head
-    )
-    out = PreparedData(rows={}, info=info)
+    info = head.data_info(rows=raw.splits["train"], options=options)
+    out = PreparedData(rows={}, info=info, text_key=head.text_key(options=options))
     for split in SPLITS:
-        rows = _check_split(raw, split, recipe, hooks, info, out)
+        rows = _check_split(raw, split, recipe, head, options, out)
         limit = recipe.data.limit_train if split == "train" else recipe.data.limit_eval
         out.rows[split] = _subset(rows, limit, recipe.seed)
         if not out.rows[split]:
@@ -104,17 +104,16 @@ def prepare(raw: RawSplits, recipe: Any, hooks: Any) -> PreparedData:
     return out
 
 
-def encode_split(
-    rows: list[Row], recipe: Any, hooks: Any, tokenizer: Any, info: DataInfo
-) -> list[dict]:
-    """Tokenise and encode one split; one feature dict per example."""
-    columns = hooks.encode(
-        task=recipe.task,
+def encode_split(rows: list[Row], run: Any) -> list[dict]:
+    """Tokenise and encode ``rows`` with ``run``'s head (anything with ``head``,
+    ``head_options``, ``tokenizer``, ``info`` and ``recipe``: a Run or a Predictor); one
+    feature dict per example."""
+    columns = run.head.encode(
         rows=rows,
-        tokenizer=tokenizer,
-        max_length=recipe.data.max_length,
-        info=info,
-        head_config=recipe.head,
+        tokenizer=run.tokenizer,
+        max_length=run.recipe.data.max_length,
+        info=run.info,
+        options=run.head_options,
     )
     names = list(columns)
     return [dict(zip(names, values)) for values in zip(*(columns[n] for n in names))]

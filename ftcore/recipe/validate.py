@@ -333,9 +333,25 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
     _ranges(cfg, problems)
     problems.extend(_strategy_combinations(hooks, cfg))
     problems.extend(hooks.check_recipe(recipe=cfg))
+    problems.extend(head_problems(hooks, cfg))
     if problems:
         raise RecipeError(problems, source)
     return cfg
+
+
+def head_problems(hooks: Any, cfg: Any) -> list[str]:
+    """The head's own recipe checks (``Head.check``) and ``checkpoint.monitor``/``mode``
+    against the metrics it logs (``Head.monitor``; not checked when it names none)."""
+    from ftcore.recipe.monitor import head_metrics, monitor_problems
+
+    head, options = hooks.head(cfg.task), hooks.head_options(cfg)
+    problems = list(head.check(recipe=cfg, options=options))
+    chosen = head.monitor(options=options)
+    if chosen.logged:
+        logged = head_metrics(chosen.logged)
+        default = (chosen.metric, chosen.mode)
+        problems += monitor_problems(cfg.checkpoint, cfg.task, logged, default)
+    return problems
 
 
 def _strategy_combinations(hooks: Any, cfg: Any) -> list[str]:

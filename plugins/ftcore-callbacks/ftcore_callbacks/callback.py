@@ -17,8 +17,8 @@ TAG = "sample_predictions"
 class SamplePredictions(Callback):
     """After every n-th validation epoch, predicts the first validation examples and logs
     them as a Markdown table to TensorBoard (tag ``sample_predictions``), and optionally to
-    ``sample_predictions.jsonl``. Predictions go through the head's ``ftcore_step`` and
-    ``ftcore_decode`` (``run.hooks``), so any head works."""
+    ``sample_predictions.jsonl``. Predictions go through the head's ``step`` and ``decode``
+    (``run.head``), so any head works."""
 
     def __init__(self, options: Any, run: Any) -> None:
         self.num_samples = int(options.num_samples)
@@ -57,7 +57,7 @@ class SamplePredictions(Callback):
 
     def predict(self, pl_module: Any) -> list[dict]:
         """``{"text", "target", "prediction"}`` for the first validation examples."""
-        run, recipe = self.run, self.run.recipe
+        run, options = self.run, self.run.head_options
         rows = run.data.rows["validation"][: self.num_samples]
         features = run.datamodule.features["validation"][: self.num_samples]
         if not rows:
@@ -65,25 +65,18 @@ class SamplePredictions(Callback):
         batch = run.datamodule.collate(features)
         batch = {k: v.to(pl_module.device) if hasattr(v, "to") else v for k, v in batch.items()}
         with torch.no_grad():
-            output = run.hooks.step(
-                task=recipe.task,
-                model=pl_module.model,
-                batch=batch,
-                info=run.info,
-                head_config=recipe.head,
-                stage="predict",
+            output = run.head.step(
+                model=pl_module.model, batch=batch, info=run.info, options=options, stage="predict"
             )
-        decoded = run.hooks.decode(task=recipe.task, output=output, info=run.info)
+        decoded = run.head.decode(output=output, info=run.info, options=options)
+        key = run.head.text_key(options=options)
         return [
-            {"text": _text(row, run.info), "target": _target(row, run.info), "prediction": pred}
+            {"text": str(row.get(key, "")), "target": _target(row, options), "prediction": pred}
             for row, pred in zip(rows, decoded)
         ]
 
 
-def _text(row: dict, info: Any) -> str:
-    return str(row.get(info.extra.get("text_key", "text"), ""))
-
-
-def _target(row: dict, info: Any) -> Any:
-    key = info.extra.get("response_key") if "label" not in row else "label"
+def _target(row: dict, options: Any) -> Any:
+    """The row's label, or (a generation head's) response text."""
+    key = getattr(options, "response_key", None) if "label" not in row else "label"
     return row.get(key, "") if key else ""

@@ -1,9 +1,11 @@
-"""Evaluation hooks of the classification head: scores, baselines, errors, forgetting.
+"""Evaluation parts of the classification head: scores, baselines, errors, forgetting.
 
 Pure functions over decoded predictions (``{"label", "probabilities", "target"}``, or
-``"labels"`` for multi-label) plus thin hook implementations that an evaluation plugin
-(``ftcore-evaluation``) calls. numpy, scikit-learn, torch and matplotlib are imported
-inside the functions, so loading the plugin stays cheap.
+``"labels"`` for multi-label) that
+:class:`ftcore_classification.plugin.ClassificationHead` calls for an evaluation plugin
+(``ftcore-evaluation``). ``options`` is the head's
+:class:`ftcore_classification.schema.ClassificationConfig`. numpy, scikit-learn, torch
+and matplotlib are imported inside the functions, so loading the plugin stays cheap.
 """
 
 from __future__ import annotations
@@ -17,21 +19,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import ftcore
 from ftcore.types import DataInfo, ReportSection
 from ftcore_classification import labels as lab
+from ftcore_classification.schema import ClassificationConfig
 
-TASK = "classification"
 PROBE_C = (0.01, 0.1, 1.0, 10.0)
 PROBE_VALIDATION_ROWS = 1000
 ECE_BINS = 15
 
 
 # --- scores (pure) ---------------------------------------------------------------------
-
-
-def _multi(info: DataInfo) -> bool:
-    return bool(info.extra.get("multi_label"))
 
 
 def _option(run: Any, key: str, default: Any) -> Any:
@@ -107,17 +104,12 @@ def score_multi(pred: Any, true: Any) -> dict[str, float]:
     return out
 
 
-def score(predictions: list[dict], info: DataInfo) -> dict[str, float]:
-    if _multi(info):
+def score(
+    predictions: list[dict], info: DataInfo, options: ClassificationConfig
+) -> dict[str, float]:
+    if options.multi_label:
         return score_multi(*multi_arrays(predictions, info.labels))
     return score_single(*single_arrays(predictions, info.labels), info.num_labels)
-
-
-@ftcore.hookimpl
-def ftcore_score(task: str, predictions: list[dict], info: DataInfo) -> dict[str, float] | None:
-    if task != TASK:
-        return None
-    return score(predictions, info)
 
 
 # --- baselines -------------------------------------------------------------------------
@@ -202,11 +194,11 @@ def fit_probe(
     return best, best_c
 
 
-def decode_probabilities(probs: Any, info: DataInfo) -> list[dict]:
-    """Predictions shaped like the head's ``ftcore_decode`` output."""
+def decode_probabilities(probs: Any, info: DataInfo, options: ClassificationConfig) -> list[dict]:
+    """Predictions shaped like the head's ``decode`` output."""
     names = info.labels
-    if _multi(info):
-        threshold = info.extra.get("threshold", 0.5)
+    if options.multi_label:
+        threshold = options.threshold
         return [
             {
                 "labels": [n for n, p in zip(names, row) if p >= threshold],
@@ -220,18 +212,20 @@ def decode_probabilities(probs: Any, info: DataInfo) -> list[dict]:
     ]
 
 
-def targets(rows: list[dict], info: DataInfo) -> list[Any]:
+def targets(rows: list[dict], info: DataInfo, options: ClassificationConfig) -> list[Any]:
     """Targets as the test step reports them: a class index, or a multi-hot list of 0/1."""
-    multi, sep = _multi(info), info.extra.get("label_separator", "|")
+    multi, sep = options.multi_label, options.label_separator
     found = [lab.encode(r["label"], info.labels, multi, sep) for r in rows]
     return [[int(v) for v in t] for t in found] if multi else found
 
 
-def majority(train_targets: list[Any], n: int, info: DataInfo) -> Any:
+def majority(
+    train_targets: list[Any], n: int, info: DataInfo, options: ClassificationConfig
+) -> Any:
     """Probabilities of the prior predictor: training label frequencies for every example."""
     import numpy as np
 
-    if _multi(info):
+    if options.multi_label:
         freq = np.asarray(train_targets, dtype=float).reshape(-1, info.num_labels).mean(0)
     else:
         counts = np.bincount(np.asarray(train_targets, dtype=int), minlength=info.num_labels)
@@ -260,18 +254,19 @@ def baselines(run: Any) -> dict[str, list[dict]]:
     """
     import numpy as np
 
-    info, recipe = run.info, run.recipe
+    info, recipe, options = run.info, run.recipe, run.head_options
     rows = {
         "train": sample(run.data.rows["train"], _option(run, "baseline_train_rows", 2000), recipe),
         "validation": sample(run.data.rows["validation"], PROBE_VALIDATION_ROWS, recipe),
         "test": run.data.rows["test"],
     }
-    y = {split: targets(rows[split], info) for split in ("train", "validation", "test")}
-    prior = majority(y["train"], len(rows["test"]), info)
-    found = {"majority class": _with_targets(decode_probabilities(prior, info), y["test"])}
-    if not _multi(info) and len(set(y["train"])) < 2:
+    y = {split: targets(rows[split], info, options) for split in ("train", "validation", "test")}
+    prior = majority(y["train"], len(rows["test"]), info, options)
+    decoded = decode_probabilities(prior, info, options)
+    found = {"majority class": _with_targets(decoded, y["test"])}
+    if not options.multi_label and len(set(y["train"])) < 2:
         return found  # one class only: nothing for a probe to learn
-    key = info.extra.get("text_key", "text")
+    key = "text"
     x = {
         split: embed(
             run.module.model,
@@ -282,19 +277,13 @@ def baselines(run: Any) -> dict[str, list[dict]]:
         )
         for split in ("train", "validation", "test")
     }
-    multi, k = _multi(info), info.num_labels
+    multi, k = options.multi_label, info.num_labels
     fitted, _ = fit_probe(
         x["train"], np.asarray(y["train"]), x["validation"], np.asarray(y["validation"]), multi, k
     )
     probe = probe_probabilities(fitted, x["test"], k, multi)
-    return {"linear probe": _with_targets(decode_probabilities(probe, info), y["test"]), **found}
-
-
-@ftcore.hookimpl
-def ftcore_baseline(task: str, run: Any) -> dict[str, list[dict]] | None:
-    if task != TASK:
-        return None
-    return baselines(run)
+    decoded = decode_probabilities(probe, info, options)
+    return {"linear probe": _with_targets(decoded, y["test"]), **found}
 
 
 # --- error analysis ---------------------------------------------------------------------
@@ -426,12 +415,14 @@ def reliability_png(cal: dict[str, Any]) -> bytes:
     return png(fig)
 
 
-def confidences(predictions: list[dict], info: DataInfo) -> tuple[Any, Any]:
+def confidences(
+    predictions: list[dict], info: DataInfo, options: ClassificationConfig
+) -> tuple[Any, Any]:
     """Per-decision confidence and correctness (one per example, or per label)."""
     import numpy as np
 
     probs = np.array([[p["probabilities"][n] for n in info.labels] for p in predictions])
-    if _multi(info):
+    if options.multi_label:
         pred, true = multi_arrays(predictions, info.labels)
         conf = np.where(pred, probs, 1.0 - probs)
         return conf.ravel(), (pred == true).ravel()
@@ -439,12 +430,14 @@ def confidences(predictions: list[dict], info: DataInfo) -> tuple[Any, Any]:
     return probs.max(1), pred == true
 
 
-def error_records(predictions: list[dict], rows: list[dict], info: DataInfo) -> list[dict]:
+def error_records(
+    predictions: list[dict], rows: list[dict], info: DataInfo, options: ClassificationConfig
+) -> list[dict]:
     """Every misclassified example, most confidently wrong first."""
-    key = info.extra.get("text_key", "text")
+    key = "text"
     found = []
     for i, (p, row) in enumerate(zip(predictions, rows)):
-        if _multi(info):
+        if options.multi_label:
             true = [n for n, t in zip(info.labels, p["target"]) if t]
             if sorted(true) == sorted(p["labels"]):
                 continue
@@ -500,14 +493,16 @@ def length_buckets(lengths: list[int], buckets: int = 4) -> list[tuple[int, int]
     return [(int(lo) + (i > 0), int(hi)) for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:]))]
 
 
-def length_section(predictions: list[dict], rows: list[dict], info: DataInfo) -> ReportSection:
-    key = info.extra.get("text_key", "text")
+def length_section(
+    predictions: list[dict], rows: list[dict], info: DataInfo, options: ClassificationConfig
+) -> ReportSection:
+    key = "text"
     lengths = [len(str(r[key]).split()) for r in rows]
     out = []
     for lo, hi in length_buckets(lengths):
         chosen = [p for p, n in zip(predictions, lengths) if lo <= n <= hi]
         if chosen:
-            s = score(chosen, info)
+            s = score(chosen, info, options)
             out.append([f"{lo}–{hi}", len(chosen), f"{s['accuracy']:.3f}", f"{s['f1']:.3f}"])
     text = "Test metrics by input length (words), in quartile buckets.\n\n" + table(
         ["words", "examples", "accuracy", "macro F1"], out
@@ -516,11 +511,16 @@ def length_section(predictions: list[dict], rows: list[dict], info: DataInfo) ->
 
 
 def error_analysis(
-    predictions: list[dict], rows: list[dict], info: DataInfo, out_dir: str, top: int = 20
+    predictions: list[dict],
+    rows: list[dict],
+    info: DataInfo,
+    options: ClassificationConfig,
+    out_dir: str,
+    top: int = 20,
 ) -> list[ReportSection]:
     """Per-class scores, confusion matrix, calibration, confident errors, length buckets."""
     out = Path(out_dir)
-    multi = _multi(info)
+    multi = options.multi_label
     pred, true = (multi_arrays if multi else single_arrays)(predictions, info.labels)
     sections = [
         ReportSection(
@@ -529,25 +529,17 @@ def error_analysis(
     ]
     if not multi:
         sections.append(confusion_section(pred, true, info.labels))
-    cal = calibration(*confidences(predictions, info))
+    cal = calibration(*confidences(predictions, info, options))
     what = "per label decision" if multi else "of the predicted class"
     text = (
         f"Expected calibration error (confidence {what}, {ECE_BINS} equal-width bins): "
         f"**{cal['ece']:.3f}**. A well calibrated model's bars follow the diagonal."
     )
     sections.append(ReportSection("Calibration", text, {"reliability.png": reliability_png(cal)}))
-    sections.append(errors_section(error_records(predictions, rows, info), len(rows), out, top))
-    sections.append(length_section(predictions, rows, info))
+    errors = error_records(predictions, rows, info, options)
+    sections.append(errors_section(errors, len(rows), out, top))
+    sections.append(length_section(predictions, rows, info, options))
     return sections
-
-
-@ftcore.hookimpl
-def ftcore_error_analysis(
-    task: str, predictions: list[dict], rows: list[dict], info: DataInfo, out_dir: str
-) -> list[ReportSection] | None:
-    if task != TASK:
-        return None
-    return error_analysis(predictions, rows, info, out_dir)
 
 
 # --- forgetting -------------------------------------------------------------------------
@@ -610,10 +602,3 @@ def forgetting(run: Any, model: Any) -> dict[str, Any]:
             ),
         }
     }
-
-
-@ftcore.hookimpl
-def ftcore_forgetting(task: str, run: Any, model: Any) -> dict[str, Any] | None:
-    if task != TASK:
-        return None
-    return forgetting(run, model)

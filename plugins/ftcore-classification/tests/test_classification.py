@@ -41,4 +41,4 @@ def test_multi_label_run_predicts_label_sets(run_recipe):
     assert set(predictions[0]["probabilities"]) == {"long", "neg", "pos"}
     assert all(set(p["labels"]) <= {"long", "neg", "pos"} for p in predictions)
     info = json.loads((result.run_dir / "model" / "ftcore_data_info.json").read_text())
-    assert info["labels"] == ["long", "neg", "pos"] and info["extra"]["multi_label"] is True
+    assert info["labels"] == ["long", "neg", "pos"] and info["head_options"]["multi_label"] is True

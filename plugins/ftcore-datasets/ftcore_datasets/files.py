@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftcore.api import decode_text
+from ftcore.api import read_jsonl as core_read_jsonl
 from ftcore.errors import UserError
-from ftcore.io import decode_text
-from ftcore.io import read_jsonl as core_read_jsonl
 from ftcore.types import RawSplits, Row
 from ftcore_datasets.common import SPLITS, check_ratios
 from ftcore_datasets.schema import FileOptions

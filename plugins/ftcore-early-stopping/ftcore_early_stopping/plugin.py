@@ -59,7 +59,7 @@ def ftcore_check_recipe(recipe: Any) -> list[str]:
 
 def monitor_and_mode(opts: Any, run: Any) -> tuple[str, str]:
     """The metric and mode to watch: the options', else the best checkpoint's."""
-    from ftcore.run import monitor
+    from ftcore.api import monitor
 
     metric, mode = monitor(run)
     if opts.monitor and opts.monitor != metric:

@@ -9,7 +9,7 @@ import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.utilities import rank_zero_info
 
-from ftcore.io import atomic_write_json
+from ftcore.api import atomic_write_json
 
 
 class StopReport(L.Callback):

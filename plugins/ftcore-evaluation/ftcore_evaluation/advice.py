@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ftcore.io import atomic_write_json, atomic_write_text
+from ftcore.api import atomic_write_json, atomic_write_text
 from ftcore_evaluation import assess, datasummary, plots, scoring, stats
 from ftcore_evaluation.report import code, escape, table
 from ftcore_evaluation.scoring import Bootstrap, fmt_interval
@@ -47,8 +47,8 @@ def best_baseline(model: assess.Model) -> tuple[str, str, bool] | None:
     points = model.baselines.points
     if not points:
         return None
-    metric = scoring.primary_metric(list(next(iter(points.values()))), model.info)
-    higher = scoring.higher_is_better(metric, model.info)
+    metric = scoring.primary_metric(list(next(iter(points.values()))), model.monitor)
+    higher = scoring.higher_is_better(metric, model.monitor)
     return scoring.best_baseline(model.baselines, list(points), metric, higher), metric, higher
 
 
@@ -189,7 +189,7 @@ def cost_advice(model: assess.Model) -> str:
 def baselines_markdown(model: assess.Model) -> str:
     found = model.baselines.intervals
     if not found:
-        return "No baseline (the head implements no `ftcore_baseline`)."
+        return "No baseline (the head implements no `baseline`)."
     names = list(next(iter(found.values())))
     rows = [[m, *(fmt_interval(v[m]) for v in found.values())] for m in names]
     return (
@@ -401,13 +401,13 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
     import lightning as L
     import torch
 
-    from ftcore.recipe import load_recipe
+    from ftcore.api import load_recipe
     from ftcore_evaluation.evaluate import bootstrap_of
     from ftcore_evaluation.schema import options
 
     started = time.perf_counter()
     overrides = [*args.overrides, "evaluation.forgetting_during_training=false"]
-    recipe = load_recipe(args.recipe, overrides, hooks)
+    recipe, _ = load_recipe(args.recipe, overrides, hooks)
     cfg = options(recipe)
     boot = bootstrap_of(cfg)
     if args.samples is not None:
@@ -422,7 +422,7 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
     others = []
     try:
         for name in (n for n in names if n != recipe.model.name):
-            other = load_recipe(args.recipe, [*overrides, f"model.name={name}"], hooks)
+            other, _ = load_recipe(args.recipe, [*overrides, f"model.name={name}"], hooks)
             others.append(assess.assess_model(other, hooks, work, boot, log, None))
         left = args.budget - (time.perf_counter() - started) - RESERVE_SECONDS
         main = assess.assess_model(recipe, hooks, work, boot, log, max(left, 1.0))

@@ -62,6 +62,7 @@ class Model:
     cost: dict[str, Any] = field(default_factory=dict)
     curve: list[Point] = field(default_factory=list)
     seconds: float = 0.0
+    monitor: Any = None  # the head's Monitor: its primary metric and direction
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -83,10 +84,9 @@ def holdout(run: Any, seed: int) -> None:
 def prepare(recipe: Any, hooks: Any, work: Path) -> tuple[Any, dict[str, Any]]:
     """A Run with data loaded, validation halved and the pretrained model built; the data
     summary (of the real splits, before halving)."""
-    from ftcore.run import Run, build_module, load_data
+    from ftcore.api import build_module, setup_run
 
-    run = Run(recipe=recipe, hooks=hooks, run_dir=work)
-    load_data(run)
+    run = setup_run(recipe, hooks=hooks, run_dir=work, model=False, seed=False)
     facts = datasummary.summary(run.data, run.tokenizer, recipe.data.max_length)
     holdout(run, int(recipe.seed))
     build_module(run)
@@ -153,19 +153,18 @@ def lean_trainer(run: Any, work: Path, max_steps: int = -1) -> tuple[L.Trainer, 
 
 def subset_datamodule(run: Any, rows: int) -> Any:
     """The run's datamodule with a seeded subset of ``rows`` training examples."""
-    from ftcore.data.datamodule import FtDataModule
+    from ftcore.api import data_module
 
     train = run.datamodule.features["train"]
     keep = sorted(random.Random(run.recipe.seed).sample(range(len(train)), min(rows, len(train))))
-    features = {**run.datamodule.features, "train": [train[i] for i in keep]}
-    return FtDataModule(features, run.datamodule.collate, run.recipe)
+    return data_module(run, {**run.datamodule.features, "train": [train[i] for i in keep]})
 
 
 def short_run(run: Any, base: Any, rows: int, work: Path, max_steps: int = -1) -> dict:
     """Fine-tune a copy of the pretrained model on ``rows`` examples; test on the holdout."""
-    from ftcore.module import FtModule
+    from ftcore.api import lightning_module
 
-    module = FtModule(copy.deepcopy(base), run.recipe, run.hooks, run.info)
+    module = lightning_module(run, copy.deepcopy(base))
     datamodule = subset_datamodule(run, rows)
     trainer, timer = lean_trainer(run, work, max_steps)
     started = time.perf_counter()
@@ -319,10 +318,10 @@ def assess_model(
     log(f"{name}: loading the data and the pretrained model")
     run, facts = prepare(recipe, hooks, work)
     sizes = dict(facts["rows"])
-    base, score = run.module.model, evaluate.scorer(hooks, recipe.task, run.info)
+    base, score = run.module.model, evaluate.scorer(run.head, run.head_options, run.info)
     log(f"{name}: baselines (embedding {sizes['train']} training rows)")
     t0 = time.perf_counter()
-    found = run.hooks.baseline(task=recipe.task, run=run) or {}
+    found = run.head.baseline(run=run, options=run.head_options) or {}
     scored = scoring.score_systems(score, found, boot) if found else scoring.Scored()
     model = Model(
         name=name,
@@ -332,6 +331,7 @@ def assess_model(
         holdout=len(run.data.rows["test"]),
         baselines=scored,
         baseline_seconds=round(time.perf_counter() - t0, 1),
+        monitor=run.head.monitor(options=run.head_options),
     )
     if curve_budget is not None:
         left = curve_budget - (time.perf_counter() - started)

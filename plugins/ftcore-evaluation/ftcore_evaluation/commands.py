@@ -14,10 +14,9 @@ from ftcore.types import Command
 
 
 def _hooks() -> Any:
-    from ftcore.hooks import Hooks
-    from ftcore.manager import get_plugin_manager
+    from ftcore.api import plugin_hooks
 
-    return Hooks(get_plugin_manager())
+    return plugin_hooks()
 
 
 def _bootstrap_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ftcore.errors import UserError
-from ftcore.io import read_json
-from ftcore.types import DataInfo
+from ftcore.api import DataInfo, UserError, finished_run, read_json
 
 
 def load_run(run_dir: Path) -> tuple[str, DataInfo, list[dict]]:
@@ -61,7 +59,11 @@ def compare_runs(run_a: Path, run_b: Path, hooks: Any, boot: Any) -> dict[str, A
     names = names_of(run_a, run_b)
     a, b = load_run(run_a), load_run(run_b)
     check_same_test_set(a, b, names)
-    task, info, preds_a = a
-    result = predictions_result(hooks, task, info, preds_a, boot, {names[1]: b[2]}, main=names[0])
+    _, info, preds_a = a
+    first = finished_run(run_a, hooks)
+    others = {names[1]: b[2]}
+    result = predictions_result(
+        first.head, first.head_options, info, preds_a, boot, others, main=names[0]
+    )
     result.update(run_a=str(run_a), run_b=str(run_b))
     return result

@@ -61,16 +61,18 @@ def attempt(what: str, notes: list[str], call: Any) -> Any:
     return None
 
 
-def scorer(hooks: Any, task: str, info: Any) -> Any:
+def scorer(head: Any, options: Any, info: Any) -> Any:
+    """The head's ``score`` of a list of predictions, for resampling."""
+
     def score(predictions: list[dict]) -> dict[str, float]:
-        return hooks.score(task=task, predictions=predictions, info=info)
+        return head.score(predictions=predictions, info=info, options=options)
 
     return score
 
 
 def predictions_result(
-    hooks: Any,
-    task: str,
+    head: Any,
+    options: Any,
     info: Any,
     predictions: list[dict],
     boot: Bootstrap,
@@ -79,7 +81,8 @@ def predictions_result(
 ) -> dict[str, Any]:
     """Metrics with intervals for ``predictions`` and every baseline, and the comparisons."""
     notes: list[str] = []
-    score = scorer(hooks, task, info)
+    score = scorer(head, options, info)
+    monitor = head.monitor(options=options)
     if not predictions:
         return {"notes": ["no test predictions to evaluate"]}
     if attempt("confidence intervals", notes, lambda: score(predictions[:1])) is None:
@@ -87,8 +90,8 @@ def predictions_result(
     systems = {main: predictions, **(baselines or {})}
     scored = scoring.score_systems(score, systems, boot)
     metrics = list(scored.points[main])
-    metric = scoring.primary_metric(metrics, info)
-    higher = scoring.higher_is_better(metric, info)
+    metric = scoring.primary_metric(metrics, monitor)
+    higher = scoring.higher_is_better(metric, monitor)
     correct = {}
     if "accuracy" in metrics:
         correct = {name: scoring.correctness(score, preds) for name, preds in systems.items()}
@@ -102,7 +105,7 @@ def predictions_result(
             for name, found in scored.intervals.items()
         },
         "comparisons": {
-            b: scoring.compare(scored, main, b, info, boot, correct) for b in baselines or {}
+            b: scoring.compare(scored, main, b, monitor, boot, correct) for b in baselines or {}
         },
         "notes": notes,
     }

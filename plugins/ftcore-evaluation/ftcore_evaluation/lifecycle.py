@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ftcore.io import atomic_write_json
+from ftcore.api import atomic_write_json
 from ftcore_evaluation import evaluate, scoring
 from ftcore_evaluation.evaluate import attempt, preserved_rng
 from ftcore_evaluation.schema import options
@@ -29,19 +29,20 @@ def _rank_zero(run: Any) -> bool:
 def before_training(run: Any) -> dict[str, Any]:
     """Baselines and forgetting of the pretrained model (the model is not trained yet)."""
     cfg = options(run.recipe)
-    hooks, task, notes = run.hooks, run.recipe.task, []
+    head, head_options, notes = run.head, run.head_options, []
     started = time.perf_counter()
     found: dict[str, Any] = {"baselines": {}, "forgetting_before": None}
     with preserved_rng():
         if cfg.baseline:
             found["baselines"] = (
-                attempt("baseline", notes, lambda: hooks.baseline(task=task, run=run)) or {}
+                attempt("baseline", notes, lambda: head.baseline(run=run, options=head_options))
+                or {}
             )
         if cfg.forgetting:
             found["forgetting_before"] = attempt(
                 "forgetting",
                 notes,
-                lambda: hooks.forgetting(task=task, run=run, model=run.module.model),
+                lambda: head.forgetting(run=run, model=run.module.model, options=head_options),
             )
     found.update(seconds=round(time.perf_counter() - started, 1), notes=notes)
     return found
@@ -65,7 +66,7 @@ def forgetting_after(run: Any, before: dict | None, notes: list[str]) -> dict[st
     after = attempt(
         "forgetting",
         notes,
-        lambda: run.hooks.forgetting(task=run.recipe.task, run=run, model=run.module.model),
+        lambda: run.head.forgetting(run=run, model=run.module.model, options=run.head_options),
     )
     return scoring.forgetting(before, after or {}, evaluate.bootstrap_of(cfg))
 
@@ -75,7 +76,7 @@ def after_test(run: Any, summary: dict[str, Any]) -> tuple[dict[str, Any], list]
     cfg = options(run.recipe)
     started = time.perf_counter()
     start = read_start(run.run_dir)
-    task, info, hooks = run.recipe.task, run.info, run.hooks
+    task, info, head, head_options = run.recipe.task, run.info, run.head, run.head_options
     predictions = list(run.module.test_outputs)
     notes = list(start.get("notes", []))
     result = (
@@ -83,7 +84,12 @@ def after_test(run: Any, summary: dict[str, Any]) -> tuple[dict[str, Any], list]
             "test metrics",
             notes,
             lambda: evaluate.predictions_result(
-                hooks, task, info, predictions, evaluate.bootstrap_of(cfg), start.get("baselines")
+                head,
+                head_options,
+                info,
+                predictions,
+                evaluate.bootstrap_of(cfg),
+                start.get("baselines"),
             ),
         )
         or {}
@@ -92,11 +98,11 @@ def after_test(run: Any, summary: dict[str, Any]) -> tuple[dict[str, Any], list]
     errors = attempt(
         "error analysis",
         notes,
-        lambda: hooks.error_analysis(
-            task=task,
+        lambda: head.error_analysis(
             predictions=predictions,
             rows=run.data.rows["test"],
             info=info,
+            options=head_options,
             out_dir=str(run.run_dir),
         ),
     )

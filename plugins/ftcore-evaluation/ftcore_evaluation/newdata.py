@@ -12,8 +12,15 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ftcore.errors import UserError
-from ftcore.io import atomic_write_json, read_jsonl, read_text
+from ftcore.api import (
+    UserError,
+    atomic_write_json,
+    encode_rows,
+    normalizer,
+    read_jsonl,
+    read_text,
+    text_problem,
+)
 
 
 def read_rows(path: Path, fmt: str | None, text_column: str, label_column: str) -> list[dict]:
@@ -51,17 +58,14 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
 
 def check_rows(rows: list[dict], predictor: Any, path: Path, drop: bool) -> tuple[list, list]:
     """Valid rows (text normalised as in training) and the problems of the others."""
-    from ftcore.data.normalize import normalizer
-    from ftcore.data.prepare import text_problem
-
     clean = normalizer(list(predictor.recipe.data.normalize))
     kept, problems = [], []
     for row in rows:
         problem = text_problem(row, "text", getattr(predictor.recipe.data, "max_chars", None))
         if problem is None:
             row = {**row, "text": clean(row["text"])}
-            problem = predictor.hooks.check_row(
-                task=predictor.recipe.task, row=row, info=predictor.info
+            problem = predictor.head.check_row(
+                row=row, info=predictor.info, options=predictor.head_options
             )
         if problem is None:
             kept.append(row)
@@ -77,35 +81,18 @@ def predict_with_targets(predictor: Any, rows: list[dict]) -> list[dict]:
     """Decoded predictions plus ``target`` exactly as the test step reports them."""
     import torch
 
-    from ftcore.data.prepare import encode_split
-
-    recipe, hooks, task = predictor.recipe, predictor.hooks, predictor.recipe.task
-    features = encode_split(rows, recipe, hooks, predictor.tokenizer, predictor.info)
-    size, out = recipe.data.eval_batch_size, []
+    features = encode_rows(rows, predictor)
+    size, out = predictor.recipe.data.eval_batch_size, []
     with torch.inference_mode():
         for start in range(0, len(features), size):
-            batch = hooks.collate(
-                task=task,
-                features=features[start : start + size],
-                tokenizer=predictor.tokenizer,
-                info=predictor.info,
-            )
-            step = hooks.step(
-                task=task,
-                model=predictor.model,
-                batch=batch,
-                info=predictor.info,
-                head_config=recipe.head,
-                stage="test",
-            )
-            decoded = hooks.decode(task=task, output=step, info=predictor.info)
+            step = predictor.step(features[start : start + size], stage="test")
+            decoded = predictor.decode(step)
             out += [{**d, "target": t} for d, t in zip(decoded, step.target.tolist())]
     return out
 
 
 def evaluate_file(args: Any, hooks: Any) -> tuple[dict[str, Any], Path]:
-    from ftcore.predict import Predictor
-    from ftcore.types import ReportSection
+    from ftcore.api import Predictor, ReportSection
     from ftcore_evaluation import datasummary, evaluate, report, runreport, schema
 
     run_dir, path = Path(args.run_dir), Path(args.data)
@@ -122,10 +109,10 @@ def evaluate_file(args: Any, hooks: Any) -> tuple[dict[str, Any], Path]:
         args.confidence if args.confidence is not None else cfg.confidence,
         cfg.seed,
     )
-    task, info = predictor.recipe.task, predictor.info
-    result = evaluate.predictions_result(hooks, task, info, predictions, boot)
-    errors = hooks.error_analysis(
-        task=task, predictions=predictions, rows=rows, info=info, out_dir=str(out)
+    head, options, info = predictor.head, predictor.head_options, predictor.info
+    result = evaluate.predictions_result(head, options, info, predictions, boot)
+    errors = head.error_analysis(
+        predictions=predictions, rows=rows, info=info, options=options, out_dir=str(out)
     )
     result.update(run_dir=str(run_dir), data=str(path), dropped=dropped)
     atomic_write_json(out / "evaluation.json", result)

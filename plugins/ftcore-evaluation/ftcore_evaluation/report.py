@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ftcore.io import atomic_write_text
+from ftcore.api import atomic_write_text
 from ftcore.types import ReportSection
 
 STYLE = """

@@ -70,7 +70,7 @@ def forgetting_markdown(found: dict[str, Any]) -> str:
 
 
 def recipe_markdown(recipe: Any) -> str:
-    from ftcore.module import value
+    from ftcore.api import value
 
     optim, trainer, data = recipe.optim, recipe.trainer, recipe.data
     strategies = ", ".join(recipe.strategies.keys()) if recipe.strategies else "none"
@@ -169,7 +169,7 @@ def write_run_report(
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}."
     )
     if recipe.model.trust_remote_code:
-        from ftcore.run import REMOTE_CODE_WARNING
+        from ftcore.api import REMOTE_CODE_WARNING
 
         intro = f"**Warning: {REMOTE_CODE_WARNING}.**\n\n{intro}"
     report.write(

@@ -1,6 +1,6 @@
 """From predictions to metrics with intervals, paired comparisons and plain verdicts.
 
-Task-agnostic: the head's ``ftcore_score`` turns a list of predictions into metrics, and
+Task-agnostic: the head's ``score`` turns a list of predictions into metrics, and
 everything here works on whatever metrics it returns. Comparisons are paired: both
 systems are scored on the same resampled examples.
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ftcore.api import Monitor
 from ftcore_evaluation import stats
 from ftcore_evaluation.stats import Interval
 
@@ -36,18 +37,16 @@ class Bootstrap:
         return {"samples": self.samples, "confidence": self.confidence, "seed": self.seed}
 
 
-def higher_is_better(metric: str, info: Any) -> bool:
+def higher_is_better(metric: str, monitor: Monitor | None) -> bool:
     """The head's mode for its monitored metric; else lower is better for loss-like names."""
-    extra = getattr(info, "extra", {}) or {}
-    if str(extra.get("monitor", "")).split("/")[-1] == metric:
-        return extra.get("mode", "max") == "max"
+    if monitor is not None and monitor.metric.split("/")[-1] == metric:
+        return monitor.mode == "max"
     return not any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
-def primary_metric(metrics: list[str], info: Any) -> str:
+def primary_metric(metrics: list[str], monitor: Monitor | None) -> str:
     """The head's monitored metric (``val/accuracy`` -> ``accuracy``), else the first."""
-    extra = getattr(info, "extra", {}) or {}
-    name = str(extra.get("monitor", "")).split("/")[-1]
+    name = monitor.metric.split("/")[-1] if monitor is not None else ""
     return name if name in metrics else metrics[0]
 
 
@@ -89,7 +88,7 @@ def compare(
     scored: Scored,
     a: str,
     b: str,
-    info: Any,
+    monitor: Monitor | None,
     boot: Bootstrap,
     correct: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -97,12 +96,12 @@ def compare(
     diffs = stats.difference_intervals(
         scored.points[a], scored.points[b], scored.draws[a], scored.draws[b], boot.confidence
     )
-    metric = primary_metric(list(diffs), info)
+    metric = primary_metric(list(diffs), monitor)
     test = None
     if correct and correct.get(a) is not None and correct.get(b) is not None:
         test = stats.mcnemar(correct[a], correct[b])
     significant, text = verdict(
-        metric, diffs[metric], higher_is_better(metric, info), test, boot, a, b
+        metric, diffs[metric], higher_is_better(metric, monitor), test, boot, a, b
     )
     return {
         "a": a,

@@ -15,7 +15,7 @@ def metric_name(name: str) -> str:
 
 
 class ForgettingTracker(L.Callback):
-    """Calls the head's ``ftcore_forgetting`` after each validation (not the sanity check)."""
+    """Calls the head's ``forgetting`` after each validation (not the sanity check)."""
 
     def __init__(self, run: Any) -> None:
         self.run = run
@@ -24,8 +24,8 @@ class ForgettingTracker(L.Callback):
         if trainer.sanity_checking:
             return
         with preserved_rng():
-            found = self.run.hooks.forgetting(
-                task=self.run.recipe.task, run=self.run, model=pl_module.model
+            found = self.run.head.forgetting(
+                run=self.run, model=pl_module.model, options=self.run.head_options
             )
         for name, result in (found or {}).items():
             values = result["values"]

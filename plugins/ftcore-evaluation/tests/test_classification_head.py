@@ -7,20 +7,21 @@ import json
 import numpy as np
 import pytest
 from ftcore_classification import evaluation as ev
+from ftcore_classification.schema import ClassificationConfig
 
 from ftcore.types import DataInfo
 
 NAMES = ["a", "b", "c", "d"]
+SINGLE = ClassificationConfig()
+MULTI = ClassificationConfig(multi_label=True, threshold=0.5)
 
 
 def single_info() -> DataInfo:
-    return DataInfo(task="classification", labels=NAMES, extra={"multi_label": False})
+    return DataInfo(task="classification", labels=NAMES)
 
 
 def multi_info() -> DataInfo:
-    return DataInfo(
-        task="classification", labels=NAMES, extra={"multi_label": True, "threshold": 0.5}
-    )
+    return DataInfo(task="classification", labels=NAMES)
 
 
 def single_predictions(n: int = 300, seed: int = 0) -> list[dict]:
@@ -28,7 +29,7 @@ def single_predictions(n: int = 300, seed: int = 0) -> list[dict]:
     probs = rng.dirichlet(np.ones(3), n)  # class "d" is never predicted nor true
     probs = np.concatenate([probs, np.zeros((n, 1))], axis=1)
     target = np.where(rng.random(n) < 0.6, probs.argmax(1), rng.integers(0, 3, n))
-    decoded = ev.decode_probabilities(probs, single_info())
+    decoded = ev.decode_probabilities(probs, single_info(), SINGLE)
     return [{**p, "target": int(t)} for p, t in zip(decoded, target)]
 
 
@@ -45,7 +46,7 @@ def test_single_label_score_matches_torchmetrics():
         "recall": C.MulticlassRecall(num_classes=4, average="macro"),
         "f1": C.MulticlassF1Score(num_classes=4, average="macro"),
     }
-    found = ev.score(preds, single_info())
+    found = ev.score(preds, single_info(), SINGLE)
     for name, metric in expected.items():
         assert found[name] == pytest.approx(float(metric(probs, target)), abs=1e-6), name
 
@@ -57,9 +58,9 @@ def test_multi_label_score_matches_torchmetrics():
     rng = np.random.default_rng(1)
     probs = rng.random((200, 4))
     target = (rng.random((200, 4)) < 0.4).astype(int)
-    decoded = ev.decode_probabilities(probs, multi_info())
+    decoded = ev.decode_probabilities(probs, multi_info(), MULTI)
     preds = [{**p, "target": t.tolist()} for p, t in zip(decoded, target)]
-    found = ev.score(preds, multi_info())
+    found = ev.score(preds, multi_info(), MULTI)
     p, t = torch.tensor(probs, dtype=torch.float32), torch.tensor(target)
     for name, cls in {
         "accuracy": C.MultilabelAccuracy,
@@ -83,7 +84,7 @@ def test_errors_most_confident_first_and_all_written(tmp_path):
     rows = [
         {"text": f"text {i} <b>|</b>", "label": NAMES[p["target"]]} for i, p in enumerate(preds)
     ]
-    sections = ev.error_analysis(preds, rows, single_info(), str(tmp_path))
+    sections = ev.error_analysis(preds, rows, single_info(), SINGLE, str(tmp_path))
     titles = [s.title for s in sections]
     assert titles[:2] == ["Per-class precision, recall and F1", "Confusion matrix"]
     assert "Calibration" in titles and "Metrics by input length" in titles
@@ -101,10 +102,10 @@ def test_errors_most_confident_first_and_all_written(tmp_path):
 
 def test_multi_label_error_analysis(tmp_path):
     rng = np.random.default_rng(2)
-    decoded = ev.decode_probabilities(rng.random((30, 4)), multi_info())
+    decoded = ev.decode_probabilities(rng.random((30, 4)), multi_info(), MULTI)
     preds = [{**p, "target": (rng.random(4) < 0.5).astype(int).tolist()} for p in decoded]
     rows = [{"text": "w " * (i + 1), "label": "a"} for i in range(30)]
-    sections = ev.error_analysis(preds, rows, multi_info(), str(tmp_path))
+    sections = ev.error_analysis(preds, rows, multi_info(), MULTI, str(tmp_path))
     assert "Confusion matrix" not in [s.title for s in sections]
     assert (tmp_path / "errors.jsonl").is_file()
 
@@ -119,11 +120,11 @@ def test_length_buckets_cover_all_lengths():
 
 def test_majority_and_targets():
     info = single_info()
-    probs = ev.majority([0, 0, 1, 2], 3, info)
+    probs = ev.majority([0, 0, 1, 2], 3, info, SINGLE)
     assert probs.shape == (3, 4) and probs[0].tolist() == [0.5, 0.25, 0.25, 0.0]
     multi = multi_info()
-    assert ev.targets([{"label": "a|c"}], multi) == [[1, 0, 1, 0]]
-    assert ev.targets([{"label": "b"}], info) == [1]
+    assert ev.targets([{"label": "a|c"}], multi, MULTI) == [[1, 0, 1, 0]]
+    assert ev.targets([{"label": "b"}], info, SINGLE) == [1]
 
 
 def test_reference_dataset_default():

@@ -236,6 +236,6 @@ def encode_text(rows: list[dict], tokenizer: Any, max_length: int, head: Any) ->
 
 
 def columns(features: list[dict]) -> dict[str, list]:
-    """Feature dicts -> the column lists ``ftcore_encode`` returns."""
+    """Feature dicts -> the column lists the head's ``encode`` returns."""
     names = list(features[0]) if features else ["input_ids", "labels"]
     return {name: [f[name] for f in features] for name in names}

@@ -1,9 +1,10 @@
-"""Evaluation hooks of the generation head: scores, the pretrained baseline, samples,
+"""Evaluation parts of the generation head: scores, the pretrained baseline, samples,
 worst-loss examples and forgetting on a general text.
 
-Called by an evaluation plugin (``ftcore-evaluation``). Predictions are the head's decoded
-rows (``loss`` per token, ``generated``/``answer``/``correct`` for the checked rows) with
-``target``, the number of scored tokens. numpy and torch are imported inside functions.
+Called through :class:`ftcore_generation.plugin.GenerationHead` by an evaluation plugin
+(``ftcore-evaluation``). Predictions are the head's decoded rows (``loss`` per token,
+``generated``/``answer``/``correct`` for the checked rows) with ``target``, the number
+of scored tokens. numpy and torch are imported inside functions.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import ftcore
-from ftcore.types import DataInfo, ReportSection
+from ftcore.api import ReportSection
 
-TASK = "generation"
 TOP = 20
 SAMPLES = 5
 _BEFORE: dict[str, list[dict]] = {}  # run directory -> the pretrained model's predictions
@@ -44,13 +43,6 @@ def score(predictions: list[dict]) -> dict[str, float]:
     return out
 
 
-@ftcore.hookimpl
-def ftcore_score(task: str, predictions: list[dict], info: DataInfo) -> dict[str, float] | None:
-    if task != TASK:
-        return None
-    return score(predictions)
-
-
 # --- the pretrained baseline ----------------------------------------------------------------
 
 
@@ -58,28 +50,25 @@ def test_predictions(run: Any, model: Any) -> list[dict]:
     """``model`` on the run's test split, decoded as in the test step (greedy generations)."""
     import torch
 
-    hooks, recipe = run.hooks, run.recipe
+    head, options = run.head, run.head_options
     was_training = model.training
     model.eval()
     out: list[dict] = []
     try:
         with torch.inference_mode():
             for batch in run.datamodule.test_dataloader():
-                step = hooks.step(
-                    task=TASK, model=model, batch=batch, info=run.info,
-                    head_config=recipe.head, stage="test",
-                )  # fmt: skip
-                decoded = hooks.decode(task=TASK, output=step, info=run.info)
+                step = head.step(
+                    model=model, batch=batch, info=run.info, options=options, stage="test"
+                )
+                decoded = head.decode(output=step, info=run.info, options=options)
                 out += [{**d, "target": t} for d, t in zip(decoded, step.target.tolist())]
     finally:
         model.train(was_training)
     return out
 
 
-@ftcore.hookimpl
-def ftcore_baseline(task: str, run: Any) -> dict[str, list[dict]] | None:
-    if task != TASK:
-        return None
+def baselines(run: Any) -> dict[str, list[dict]]:
+    """The pretrained model's test predictions (kept for the samples in the report)."""
     found = test_predictions(run, run.module.model)
     _BEFORE[str(run.run_dir)] = found
     return {"pretrained": found}
@@ -141,12 +130,8 @@ def worst_section(predictions: list[dict], rows: list[dict], out_dir: Path) -> R
     return ReportSection("Worst-loss examples", text)
 
 
-@ftcore.hookimpl
-def ftcore_error_analysis(
-    task: str, predictions: list[dict], rows: list[dict], info: DataInfo, out_dir: str
-) -> list[ReportSection] | None:
-    if task != TASK:
-        return None
+def error_analysis(predictions: list[dict], rows: list[dict], out_dir: str) -> list[ReportSection]:
+    """The worst-loss examples, and generations before and after fine-tuning."""
     sections = [worst_section(predictions, rows, Path(out_dir))]
     samples = samples_section(predictions, _BEFORE.pop(out_dir, None), rows)
     return ([samples] if samples else []) + sections
@@ -186,10 +171,8 @@ def token_losses(model: Any, tokenizer: Any, texts: list[str], max_length: int) 
     return out
 
 
-@ftcore.hookimpl
-def ftcore_forgetting(task: str, run: Any, model: Any) -> dict[str, Any] | None:
-    if task != TASK:
-        return None
+def forgetting(run: Any, model: Any) -> dict[str, Any]:
+    """Mean token loss of ``model`` on a general text, per passage."""
     name, texts = reference_texts(run)
     length = int(_option(run, "forgetting_max_length", 128))
     values = token_losses(model, run.tokenizer, texts, length)

@@ -1,6 +1,6 @@
-"""The generation head (causal language models), wired into ftcore's hooks.
+"""The generation head (causal language models): one :class:`GenerationHead`.
 
-torch, transformers and torchmetrics are imported inside the hooks so that listing
+torch, transformers and torchmetrics are imported inside the methods so that listing
 plugins and validating recipes stays fast.
 """
 
@@ -11,14 +11,16 @@ import math
 from typing import Any
 
 import ftcore
-from ftcore.types import Component, DataInfo, StepOutput
-from ftcore_generation import answers, encoding
-from ftcore_generation.evaluation import (  # noqa: F401 - registers the evaluation hooks
-    ftcore_baseline,
-    ftcore_error_analysis,
-    ftcore_forgetting,
-    ftcore_score,
+from ftcore.api import (
+    BaseHead,
+    Component,
+    DataInfo,
+    Row,
+    StepOutput,
+    atomic_write_json,
+    read_json,
 )
+from ftcore_generation import answers, encoding, evaluation
 from ftcore_generation.schema import DataFormat, GenerationConfig
 
 log = logging.getLogger(__name__)  # shown as "ftcore-generation: ..." (ftcore.console)
@@ -30,6 +32,148 @@ def _format(head: Any) -> str:
     return str(getattr(head.format, "value", head.format))
 
 
+class GenerationHead(BaseHead[GenerationConfig]):
+    """Causal language modelling: instruction tuning or domain adaptation on plain text."""
+
+    # --- data ---------------------------------------------------------------------------
+
+    def data_info(self, *, rows: list[Row], options: GenerationConfig) -> DataInfo:
+        key = options.answer_key
+        has_answers = _instruction(options) and bool(key)
+        has_answers = has_answers and any(r.get(key) is not None for r in rows)
+        return DataInfo(task=TASK, extra={"answer_key": key if has_answers else None})
+
+    def text_key(self, *, options: GenerationConfig) -> str:
+        return options.prompt_key if _instruction(options) else options.text_key
+
+    def check_row(self, *, row: Row, info: DataInfo, options: GenerationConfig) -> str | None:
+        if not _instruction(options):
+            return None
+        return _response_problem(row, options.response_key)
+
+    def encode(
+        self,
+        *,
+        rows: list[Row],
+        tokenizer: Any,
+        max_length: int,
+        info: DataInfo,
+        options: GenerationConfig,
+    ) -> dict[str, list]:
+        if _instruction(options):
+            answer_key = info.extra.get("answer_key")
+            features = encoding.encode_instruction(rows, tokenizer, max_length, options, answer_key)
+        else:
+            features = encoding.encode_text(rows, tokenizer, max_length, options)
+        return encoding.columns(features)
+
+    def collate(
+        self, *, features: list[dict], tokenizer: Any, info: DataInfo, options: GenerationConfig
+    ) -> Any:
+        from ftcore_generation.modeling import collate
+
+        return collate(features, encoding.pad_id(tokenizer))
+
+    # --- model --------------------------------------------------------------------------
+
+    def build_model(
+        self, *, model_path: str, info: DataInfo, options: GenerationConfig, trust_remote_code: bool
+    ) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        from ftcore_generation.modeling import tokenizer_at
+
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path, trust_remote_code=trust_remote_code
+        )
+        _set_generation_config(model, tokenizer_at(model_path, trust_remote_code), options)
+        return model
+
+    def step(
+        self, *, model: Any, batch: Any, info: DataInfo, options: GenerationConfig, stage: str
+    ) -> StepOutput:
+        import torch
+
+        nll, count, loss = _score(model, batch, stage)
+        correct = torch.full_like(nll, math.nan)
+        generated: list[str | None] = [None] * len(nll)
+        rows = _rows_to_generate(batch, info, options, stage)
+        for i, text in zip(rows, _generate(model, batch, rows, options, stage)):
+            generated[i] = text
+            reference = float(batch["answer"][i])
+            if not math.isnan(reference):
+                correct[i] = float(answers.is_correct(text, reference, options.answer_marker))
+        return StepOutput(
+            loss=loss,
+            preds=torch.stack([nll.detach(), correct], dim=-1),
+            target=count,
+            extra={"generated": generated, "reference": batch["answer"].tolist()},
+        )
+
+    def metrics(self, *, info: DataInfo, options: GenerationConfig) -> Any:
+        from ftcore_generation.metrics import build
+
+        return build(with_answers=bool(info.extra.get("answer_key")))
+
+    def decode(
+        self, *, output: StepOutput, info: DataInfo, options: GenerationConfig
+    ) -> list[dict]:
+        from ftcore_generation.modeling import format_number
+
+        nll = output.preds[:, 0].tolist()
+        counts = output.target.tolist()
+        marker = options.answer_marker
+        rows = []
+        for loss, count, text, ref in zip(nll, counts, *_texts(output)):
+            row: dict[str, Any] = {}
+            if text is not None:
+                row["generated"] = text
+            if count:
+                row["loss"] = loss / count
+            if text is not None and not math.isnan(ref):
+                row["answer"] = answers.extract_answer(text, marker)
+                row["reference"] = format_number(ref)
+                row["correct"] = answers.is_correct(text, ref, marker)
+            rows.append(row)
+        return rows
+
+    def check(self, *, recipe: Any, options: GenerationConfig) -> list[str]:
+        return recipe_problems(options)
+
+    # --- run lifecycle: the pretrained baseline -----------------------------------------
+
+    def run_start(self, *, run: Any, options: GenerationConfig) -> None:
+        if options.baseline_eval:
+            validate_pretrained(run)
+
+    def run_end(self, *, run: Any, options: GenerationConfig, summary: dict[str, Any]) -> None:
+        record_fine_tuned(run, summary)
+
+    # --- evaluation ---------------------------------------------------------------------
+
+    def score(
+        self, *, predictions: list[Row], info: DataInfo, options: GenerationConfig
+    ) -> dict[str, float]:
+        return evaluation.score(predictions)
+
+    def baseline(self, *, run: Any, options: GenerationConfig) -> dict[str, list[Row]]:
+        return evaluation.baselines(run)
+
+    def error_analysis(
+        self,
+        *,
+        predictions: list[Row],
+        rows: list[Row],
+        info: DataInfo,
+        options: GenerationConfig,
+        out_dir: str,
+    ) -> list[Any]:
+        return evaluation.error_analysis(predictions, rows, out_dir)
+
+    def forgetting(self, *, run: Any, model: Any, options: GenerationConfig) -> dict[str, Any]:
+        return evaluation.forgetting(run, model)
+
+
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
     return [
@@ -39,15 +183,18 @@ def ftcore_components() -> list[Component]:
             schema=GenerationConfig,
             description="Causal language model: instruction tuning (prompt -> response) or "
             "domain adaptation on plain text",
+            impl=GenerationHead(),
         )
     ]
 
 
-@ftcore.hookimpl
-def ftcore_check_recipe(recipe: Any) -> list[str]:
-    if recipe.task != TASK:
-        return []
-    head, problems = recipe.head, []
+def _instruction(head: GenerationConfig) -> bool:
+    return _format(head) == DataFormat.instruction.value
+
+
+def recipe_problems(head: GenerationConfig) -> list[str]:
+    """The head's own checks of its options."""
+    problems = []
     if head.packing and _format(head) != DataFormat.text.value:
         problems.append("head.packing: packing applies to format: text; set head.packing=false")
     if head.packing and not _packing_supported():
@@ -75,77 +222,11 @@ def _packing_supported() -> bool:
     return True
 
 
-@ftcore.hookimpl
-def ftcore_data_info(task: str, train_rows: list[dict], head_config: Any) -> DataInfo | None:
-    if task != TASK:
-        return None
-    instruction = _format(head_config) == DataFormat.instruction.value
-    key = head_config.answer_key
-    has_answers = instruction and bool(key) and any(r.get(key) is not None for r in train_rows)
-    extra = {
-        "format": _format(head_config),
-        "text_key": head_config.prompt_key if instruction else head_config.text_key,
-        "response_key": head_config.response_key,
-        "answer_key": key if has_answers else None,
-        "answer_marker": head_config.answer_marker,
-        "monitor": "val/loss",
-        "mode": "min",
-    }
-    return DataInfo(task=TASK, extra=extra)
-
-
-@ftcore.hookimpl
-def ftcore_check_row(task: str, row: dict, info: DataInfo) -> str | None:
-    if task != TASK or info.extra["format"] != DataFormat.instruction.value:
-        return None
-    return _response_problem(row, info)
-
-
-def _response_problem(row: dict, info: DataInfo) -> str | None:
-    key = info.extra["response_key"]
+def _response_problem(row: dict, key: str) -> str | None:
     value = row.get(key)
     if not isinstance(value, str):
         return f"missing '{key}' text" if value is None else f"'{key}' is not text"
     return f"empty '{key}'" if not value.strip() else None
-
-
-@ftcore.hookimpl
-def ftcore_encode(
-    task: str, rows: list[dict], tokenizer: Any, max_length: int, info: DataInfo, head_config: Any
-) -> dict[str, list] | None:
-    if task != TASK:
-        return None
-    if info.extra["format"] == DataFormat.instruction.value:
-        features = encoding.encode_instruction(
-            rows, tokenizer, max_length, head_config, info.extra.get("answer_key")
-        )
-    else:
-        features = encoding.encode_text(rows, tokenizer, max_length, head_config)
-    return encoding.columns(features)
-
-
-@ftcore.hookimpl
-def ftcore_collate(task: str, features: list[dict], tokenizer: Any, info: DataInfo) -> Any:
-    if task != TASK:
-        return None
-    from ftcore_generation.modeling import collate
-
-    return collate(features, encoding.pad_id(tokenizer))
-
-
-@ftcore.hookimpl
-def ftcore_build_model(
-    task: str, model_path: str, info: DataInfo, head_config: Any, trust_remote_code: bool
-) -> Any:
-    if task != TASK:
-        return None
-    from transformers import AutoModelForCausalLM
-
-    from ftcore_generation.modeling import tokenizer_at
-
-    model = AutoModelForCausalLM.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    _set_generation_config(model, tokenizer_at(model_path, trust_remote_code), head_config)
-    return model
 
 
 def _set_generation_config(model: Any, tokenizer: Any, head: Any) -> None:
@@ -169,31 +250,6 @@ def _rows_to_generate(batch: Any, info: DataInfo, head: Any, stage: str) -> list
     index, answer = batch["index"].tolist(), batch["answer"].tolist()
     limit = head.eval_generate_limit
     return [i for i, (n, a) in enumerate(zip(index, answer)) if n < limit and not math.isnan(a)]
-
-
-@ftcore.hookimpl
-def ftcore_step(
-    task: str, model: Any, batch: Any, info: DataInfo, head_config: Any, stage: str
-) -> Any:
-    if task != TASK:
-        return None
-    import torch
-
-    nll, count, loss = _score(model, batch, stage)
-    correct = torch.full_like(nll, math.nan)
-    generated: list[str | None] = [None] * len(nll)
-    rows = _rows_to_generate(batch, info, head_config, stage)
-    for i, text in zip(rows, _generate(model, batch, rows, head_config, stage)):
-        generated[i] = text
-        reference = float(batch["answer"][i])
-        if not math.isnan(reference):
-            correct[i] = float(answers.is_correct(text, reference, _marker(info)))
-    return StepOutput(
-        loss=loss,
-        preds=torch.stack([nll.detach(), correct], dim=-1),
-        target=count,
-        extra={"generated": generated, "reference": batch["answer"].tolist()},
-    )
 
 
 def _score(model: Any, batch: Any, stage: str) -> tuple[Any, Any, Any]:
@@ -223,43 +279,6 @@ def _generate(model: Any, batch: Any, rows: list[int], head: Any, stage: str) ->
     return modeling.generate(model, batch, rows, config, seed)
 
 
-def _marker(info: DataInfo) -> str:
-    return info.extra.get("answer_marker", "####")
-
-
-@ftcore.hookimpl
-def ftcore_build_metrics(task: str, info: DataInfo, head_config: Any) -> Any:
-    if task != TASK:
-        return None
-    from ftcore_generation.metrics import build
-
-    return build(with_answers=bool(info.extra.get("answer_key")))
-
-
-@ftcore.hookimpl
-def ftcore_decode(task: str, output: Any, info: DataInfo) -> list[dict] | None:
-    if task != TASK:
-        return None
-    from ftcore_generation.modeling import format_number
-
-    nll = output.preds[:, 0].tolist()
-    counts = output.target.tolist()
-    marker = _marker(info)
-    rows = []
-    for loss, count, text, ref in zip(nll, counts, *_texts(output)):
-        row: dict[str, Any] = {}
-        if text is not None:
-            row["generated"] = text
-        if count:
-            row["loss"] = loss / count
-        if text is not None and not math.isnan(ref):
-            row["answer"] = answers.extract_answer(text, marker)
-            row["reference"] = format_number(ref)
-            row["correct"] = answers.is_correct(text, ref, marker)
-        rows.append(row)
-    return rows
-
-
 def _texts(output: Any) -> tuple[list, list]:
     return output.extra["generated"], output.extra["reference"]
 
@@ -267,15 +286,10 @@ def _texts(output: Any) -> tuple[list, list]:
 # --- run lifecycle: the pretrained baseline ---------------------------------------------
 
 
-@ftcore.hookimpl
-def ftcore_run_start(run: Any) -> None:
+def validate_pretrained(run: Any) -> None:
     """Validate the pretrained model before training (logged at step 0, baseline.json)."""
-    if run.recipe.task != TASK or not run.recipe.head.baseline_eval:
-        return
     if (run.run_dir / "baseline.json").is_file():
         return  # a resumed run: measured when it started
-    from ftcore.io import atomic_write_json
-
     results = run.trainer.validate(run.module, datamodule=run.datamodule, verbose=False)
     baseline = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if run.trainer.is_global_zero:
@@ -283,13 +297,11 @@ def ftcore_run_start(run: Any) -> None:
         _say(f"pretrained model on the validation split: {_show(baseline)}")
 
 
-@ftcore.hookimpl
-def ftcore_run_end(run: Any, summary: dict[str, Any]) -> None:
+def record_fine_tuned(run: Any, summary: dict[str, Any]) -> None:
+    """Add the fine-tuned model's validation metrics to baseline.json (when measured)."""
     path = run.run_dir / "baseline.json"
-    if run.recipe.task != TASK or not path.is_file() or not run.trainer.is_global_zero:
+    if not path.is_file() or not run.trainer.is_global_zero:
         return
-    from ftcore.io import atomic_write_json, read_json
-
     data = read_json(path)
     data["fine_tuned"] = {k: v for k, v in summary["validation"].items()}
     atomic_write_json(path, data)

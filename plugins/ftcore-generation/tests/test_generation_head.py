@@ -29,14 +29,10 @@ def test_step_loss_is_on_response_tokens_only(tiny_llama_dir):
     rows = instruction_splits()["train"][:4]
     features = encode_instruction(rows, tokenizer, 64, GenerationConfig(), "answer")
     batch = collate(features, pad_id(tokenizer))
-    info = plugin.ftcore_data_info(
-        task="generation", train_rows=rows, head_config=GenerationConfig()
-    )
+    head, options = plugin.GenerationHead(), GenerationConfig()
+    info = head.data_info(rows=rows, options=options)
     with torch.no_grad():
-        out = plugin.ftcore_step(
-            task="generation", model=model, batch=batch, info=info,
-            head_config=GenerationConfig(), stage="val",
-        )  # fmt: skip
+        out = head.step(model=model, batch=batch, info=info, options=options, stage="val")
         inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         response_only = model(**inputs, labels=batch["labels"]).loss
         everything = model(**inputs, labels=batch["input_ids"]).loss

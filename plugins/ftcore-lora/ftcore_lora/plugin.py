@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import ftcore
-from ftcore.io import atomic_write_json
-from ftcore.types import Component, DataInfo
+from ftcore.api import Component, Run, atomic_write_json
 from ftcore_lora.schema import LoraOptions
 
 log = logging.getLogger(__name__)  # shown as "ftcore-lora: ..." (ftcore.console)
@@ -95,7 +94,8 @@ def ftcore_run_start(run: Any) -> None:
 
 
 @ftcore.hookimpl(tryfirst=True)
-def ftcore_export_model(model: Any, task: str, info: DataInfo, recipe: Any, run_dir: str) -> Any:
+def ftcore_export_model(model: Any, run: Run) -> Any:
+    recipe, run_dir = run.recipe, run.run_dir
     if options(recipe) is None:
         return None
     from ftcore_lora.adapter import is_wrapped, merged, save_adapter

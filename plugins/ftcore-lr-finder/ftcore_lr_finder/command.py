@@ -26,29 +26,19 @@ def out_dir(recipe: Any, out: str | None) -> Path:
 
 def find_for_recipe(recipe: Any, hooks: Any, out: str | None) -> dict[str, Any]:
     """Set the recipe's run up as ``ftcore run`` does (without training) and sweep."""
-    import lightning as L
-    import torch
-
-    from ftcore import rundir
-    from ftcore.run import Run, build_module, build_trainer, load_data, write_recipe
+    from ftcore.api import setup_run
     from ftcore_lr_finder.finder import find, options
 
-    if recipe.trainer.num_threads:
-        torch.set_num_threads(recipe.trainer.num_threads)
-    L.seed_everything(recipe.seed, workers=True, verbose=False)
-    run = Run(recipe=recipe, hooks=hooks, run_dir=rundir.create(out_dir(recipe, out)))
-    write_recipe(run)
-    load_data(run)
-    build_module(run)
-    build_trainer(run)
+    where = out_dir(recipe, out)
+    run = setup_run(recipe, hooks=hooks, run_dir=where, trainer=True, save_recipe=True)
     return find(run, options(recipe))
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftcore.cli import _recipe  # loads the recipe and the plugins it asks for, as `run` does
+    from ftcore.api import load_recipe  # with the plugins it asks for, as `run` does
     from ftcore_lr_finder.finder import summary_lines
 
-    recipe, hooks = _recipe(args.recipe, args.overrides)
+    recipe, hooks = load_recipe(args.recipe, args.overrides)
     facts = find_for_recipe(recipe, hooks, args.out)
     print(f"\nftcore lr-find: {recipe.name} ({facts['steps']} steps, {facts['seconds']:.0f} s)")
     for line in summary_lines(facts):

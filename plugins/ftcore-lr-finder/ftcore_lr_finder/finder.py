@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftcore.api import atomic_write_json, value
 from ftcore.errors import UserError
-from ftcore.io import atomic_write_json
-from ftcore.module import value
 
 NAME = "lr_finder"
 REPORT = "lr_find.json"

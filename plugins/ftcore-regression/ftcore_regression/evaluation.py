@@ -1,8 +1,8 @@
-"""Evaluation hooks of the regression head: scores, baselines, residuals, forgetting.
+"""Evaluation parts of the regression head: scores, baselines, residuals, forgetting.
 
-Called by an evaluation plugin (``ftcore-evaluation``). Pure numpy functions over
-decoded predictions (``{"value": v, "target": t}`` or ``{"values": [...], "target":
-[...]}``) plus thin hook implementations; numpy, scipy, scikit-learn, torch and
+Called through :class:`ftcore_regression.plugin.RegressionHead` by an evaluation plugin
+(``ftcore-evaluation``). Pure numpy functions over decoded predictions (``{"value": v,
+"target": t}`` or ``{"values": [...], "target": [...]}``); numpy, scipy, scikit-learn, torch and
 matplotlib are imported inside the functions.
 """
 
@@ -16,11 +16,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-import ftcore
-from ftcore.types import DataInfo, ReportSection
+from ftcore.api import DataInfo, ReportSection
 from ftcore_regression import targets as tg
 
-TASK = "regression"
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 TOP = 20
 
@@ -76,13 +74,6 @@ def score(predictions: list[dict]) -> dict[str, float]:
     }
 
 
-@ftcore.hookimpl
-def ftcore_score(task: str, predictions: list[dict], info: DataInfo) -> dict[str, float] | None:
-    if task != TASK:
-        return None
-    return score(predictions)
-
-
 # --- embeddings and probes ----------------------------------------------------------------
 
 
@@ -132,8 +123,8 @@ def _decode(values: Any) -> list[dict]:
     ]
 
 
-def _target(row: dict, info: DataInfo) -> Any:
-    found = tg.parse(row["label"], info.extra.get("target_separator", "|"))
+def _target(row: dict, info: DataInfo, sep: str) -> Any:
+    found = tg.parse(row["label"], sep)
     return found if info.extra["num_targets"] > 1 else found[0]
 
 
@@ -147,10 +138,9 @@ def baselines(run: Any) -> dict[str, list[dict]]:
     info, recipe = run.info, run.recipe
     train = sample(run.data.rows["train"], _option(run, "baseline_train_rows", 2000), recipe.seed)
     test = run.data.rows["test"]
-    key = info.extra.get("text_key", "text")
-    sep = info.extra.get("target_separator", "|")
+    key, sep = "text", run.head_options.target_separator
     y_train = np.array([tg.parse(r["label"], sep) for r in train], dtype=float)
-    y_test = [_target(r, info) for r in test]
+    y_test = [_target(r, info, sep) for r in test]
 
     def features(rows: list[dict]) -> Any:
         texts = [r[key] for r in rows]
@@ -164,13 +154,6 @@ def baselines(run: Any) -> dict[str, list[dict]]:
         "ridge probe": [{**p, "target": t} for p, t in zip(_decode(predicted), y_test)],
         "mean": [{**p, "target": t} for p, t in zip(_decode(mean), y_test)],
     }
-
-
-@ftcore.hookimpl
-def ftcore_baseline(task: str, run: Any) -> dict[str, list[dict]] | None:
-    if task != TASK:
-        return None
-    return baselines(run)
 
 
 # --- error analysis -------------------------------------------------------------------------
@@ -244,7 +227,7 @@ def error_analysis(
     predictions: list[dict], rows: list[dict], info: DataInfo, out_dir: str
 ) -> list[ReportSection]:
     pred, true = arrays(predictions)
-    records = worst(pred, true, rows, info.extra.get("text_key", "text"))
+    records = worst(pred, true, rows, "text")
     with (Path(out_dir) / "residuals.jsonl").open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -265,15 +248,6 @@ def error_analysis(
         ),
         ReportSection("Worst residuals", text),
     ]
-
-
-@ftcore.hookimpl
-def ftcore_error_analysis(
-    task: str, predictions: list[dict], rows: list[dict], info: DataInfo, out_dir: str
-) -> list[ReportSection] | None:
-    if task != TASK:
-        return None
-    return error_analysis(predictions, rows, info, out_dir)
 
 
 # --- forgetting --------------------------------------------------------------------------------
@@ -327,10 +301,3 @@ def forgetting(run: Any, model: Any) -> dict[str, Any]:
             ),
         }
     }
-
-
-@ftcore.hookimpl
-def ftcore_forgetting(task: str, run: Any, model: Any) -> dict[str, Any] | None:
-    if task != TASK:
-        return None
-    return forgetting(run, model)

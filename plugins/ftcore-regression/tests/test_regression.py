@@ -13,7 +13,6 @@ from ftcore_regression import fold, targets
 from ftcore_regression import plugin as regression
 from ftcore_regression.metrics import build_metrics
 from ftcore_regression.schema import RegressionConfig
-from omegaconf import OmegaConf
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from ftcore.errors import UserError
@@ -63,7 +62,7 @@ def run(tmp_path, model_dir, splits, overrides=(), **head):
 
 
 def head_config(**options) -> RegressionConfig:
-    return OmegaConf.structured(RegressionConfig(**options))
+    return RegressionConfig(**options)  # what the head receives: the dataclass instance
 
 
 # --- targets (pure) ------------------------------------------------------------------
@@ -103,17 +102,15 @@ def test_statistics_ignore_invalid_rows_and_guard_zero_std():
 
 def test_data_info_fits_on_the_training_split_only():
     splits = float_splits(targets_per_row=2)
-    info = regression.ftcore_data_info(
-        task="regression", train_rows=splits["train"], head_config=head_config()
-    )
+    head, options = regression.RegressionHead(), head_config()
+    info = head.data_info(rows=splits["train"], options=options)
     train = np.array([r["label"] for r in splits["train"]])
     assert info.extra["num_targets"] == 2
     np.testing.assert_allclose(info.extra["mean"], train.mean(0), rtol=1e-9)
     np.testing.assert_allclose(info.extra["std"], train.std(0), rtol=1e-9)
-    assert (info.extra["monitor"], info.extra["mode"]) == ("val/pearson", "max")
-    assert (
-        regression.ftcore_data_info(task="classification", train_rows=[], head_config=None) is None
-    )
+    chosen = head.monitor(options=options)
+    assert (chosen.metric, chosen.mode) == ("val/pearson", "max")
+    assert "standardize" not in info.extra  # options are not data facts
 
 
 # --- loss and metrics ----------------------------------------------------------------
@@ -129,8 +126,7 @@ def test_data_info_fits_on_the_training_split_only():
     ],
 )
 def test_step_computes_the_selected_loss_on_standardized_targets(loss, reference):
-    info = DataInfo("regression", extra={"num_targets": 1, "standardize": True})
-    info.extra.update(mean=[10.0], std=[4.0])
+    info = DataInfo("regression", extra={"num_targets": 1, "mean": [10.0], "std": [4.0]})
     z = torch.tensor([[0.5], [-1.0], [2.0]])
 
     class Fixed(torch.nn.Module):
@@ -138,12 +134,12 @@ def test_step_computes_the_selected_loss_on_standardized_targets(loss, reference
             return type("Out", (), {"logits": z})
 
     batch = {"input_ids": torch.zeros(3, 2), "labels": torch.tensor([[12.0], [2.0], [30.0]])}
-    out = regression.ftcore_step(
-        task="regression",
+    out = regression.RegressionHead().step(
         model=Fixed(),
         batch=batch,
         info=info,
-        head_config=head_config(loss=loss, huber_delta=0.5),
+        options=head_config(loss=loss, huber_delta=0.5, standardize=True),
+        stage="train",
     )
     expected = reference(z, (batch["labels"] - 10.0) / 4.0)
     assert torch.allclose(out.loss, expected)
@@ -190,14 +186,13 @@ def test_decode_single_and_multi_target():
     one = DataInfo("regression", extra={"num_targets": 1})
     two = DataInfo("regression", extra={"num_targets": 2})
     out = StepOutput(loss=None, preds=torch.tensor([1.5, -2.0]))
-    assert regression.ftcore_decode(task="regression", output=out, info=one) == [
+    head, options = regression.RegressionHead(), head_config()
+    assert head.decode(output=out, info=one, options=options) == [
         {"value": 1.5},
         {"value": -2.0},
     ]
     out = StepOutput(loss=None, preds=torch.tensor([[1.0, 2.0]]))
-    assert regression.ftcore_decode(task="regression", output=out, info=two) == [
-        {"values": [1.0, 2.0]}
-    ]
+    assert head.decode(output=out, info=two, options=options) == [{"values": [1.0, 2.0]}]
 
 
 # --- fold (pure model surgery) --------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ftcore.api import no_decay
+
 KEYWORDS = ("all", "backbone", "head")
 
 
@@ -16,8 +18,6 @@ def select(
     other entry is a regular expression searched in the name. ``skip_bias_and_norm`` leaves
     out the names core exempts from weight decay (biases, normalisation weights).
     """
-    from ftcore.module import _NO_DECAY
-
     patterns = [re.compile(a) for a in apply_to if a not in KEYWORDS]
 
     def chosen(name: str) -> bool:
@@ -28,7 +28,7 @@ def select(
             or any(p.search(name) for p in patterns)
         )
 
-    return [n for n in names if chosen(n) and not (skip_bias_and_norm and n.endswith(_NO_DECAY))]
+    return [n for n in names if chosen(n) and not (skip_bias_and_norm and no_decay(n))]
 
 
 def covered(apply_to: list[str]) -> set[str]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import lightning as L
 
+from ftcore.api import atomic_write_json
 from ftcore.errors import UserError
-from ftcore.io import atomic_write_json
 from ftcore.types import NEVER, OptimizerGroup
 from ftcore_unfreeze.schedule import frozen_groups
 
