@@ -123,6 +123,12 @@ def type_name(tp: Any) -> str:
     return text
 
 
+def _at(problem: str, index: Any) -> str:
+    """``problem`` found inside item ``index``: "a float at [0][1]"."""
+    what, _, inner = problem.partition(" at ")
+    return f"{what} at [{index!r}]{inner}"
+
+
 def mismatch(value: Any, tp: Any) -> str | None:
     """Why ``value`` is not of type ``tp`` (a short phrase), or None if it is."""
     if tp is Any or tp is object:
@@ -141,7 +147,7 @@ def mismatch(value: Any, tp: Any) -> str | None:
         for i, item in enumerate(value):
             problem = mismatch(item, args[0]) if args else None
             if problem:
-                return f"{problem} at [{i}]"
+                return _at(problem, i)
         return None
     if origin is tuple:
         if not isinstance(value, tuple):
@@ -153,7 +159,7 @@ def mismatch(value: Any, tp: Any) -> str | None:
         for i, (item, arg) in enumerate(zip(value, args)):
             problem = mismatch(item, arg)
             if problem:
-                return f"{problem} at [{i}]"
+                return _at(problem, i)
         return None
     if origin is dict or origin is typing.Mapping:
         if not isinstance(value, dict):
@@ -162,7 +168,7 @@ def mismatch(value: Any, tp: Any) -> str | None:
         for key, item in value.items():
             problem = mismatch(key, key_type) or mismatch(item, value_type)
             if problem:
-                return f"{problem} at [{key!r}]"
+                return _at(problem, key)
         return None
     if origin is not None:  # another generic (Callable...): the origin class decides
         return None if isinstance(value, origin) else _describe(value)
@@ -308,6 +314,10 @@ def component_problems(found: Any) -> list[str]:
         schema = schema_problem(comp.schema)
         if schema:
             problems.append(f"{what}: {schema}")
+        if comp.kind == "head":
+            from ftcore.heads import head_problems
+
+            problems += [f"{what}: {p}" for p in head_problems(comp.impl)]
     return problems
 
 

@@ -107,7 +107,7 @@ def test_a_dict_of_loss_terms_is_refused():
 
 def test_a_float_loss_term_has_no_gradient():
     message = _error(lambda: _hooks(FloatTerm()).loss_terms(module=None, batch=None, output=None))
-    assert "term 'l2' as a float 0.1, which has no gradient" in message
+    assert "expected list[tuple[str, Tensor]], got a float 0.1 at [0][1]" in message
 
 
 def test_a_tensor_loss_term_without_gradient_is_fine():
