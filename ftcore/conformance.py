@@ -25,8 +25,15 @@ Each check returns a list of problems (empty when the plugin conforms), one line
   enables it, and every stateful callback it contributes round-trips its state through
   ``state_dict`` / ``torch.save`` / ``torch.load(weights_only=True)`` / ``load_state_dict``
   (what a checkpoint and ``ftcore run --resume`` do), with a unique ``state_key``.
+- :func:`result_problems`: every hook the plugin implements, called once on a tiny set-up
+  run (with each of its strategies and callbacks enabled in turn), returns what the hook
+  declares (``ftcore_loss_terms`` needs a training step: ftcore checks it in every run).
+- :func:`private_import_problems`: the plugin imports only ftcore's public modules.
 - :func:`import_problems`: importing the plugin module imports neither torch nor
   transformers nor lightning (``ftcore plugins`` and ``ftcore validate`` stay fast).
+
+Every problem names where it is: ``<plugin module>.<hook>: ...`` for what a hook does or
+returns, ``<module> line N: ...`` for an import.
 
 Nothing here imports torch at import time.
 """
@@ -39,6 +46,7 @@ import inspect
 import subprocess
 import sys
 import tempfile
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -58,6 +66,13 @@ _MISSING_PLUGIN = "no installed plugin provides"
 
 def plugin_label(plugin: Any) -> str:
     return getattr(plugin, "__name__", None) or type(plugin).__name__
+
+
+def hook_label(plugin: Any, hook: str) -> str:
+    """``my_plugin.plugin.ftcore_components``: the plugin module (or class) and the hook."""
+    if isinstance(plugin, types.ModuleType):
+        return f"{plugin.__name__}.{hook}"
+    return f"{type(plugin).__module__}.{type(plugin).__qualname__}.{hook}"
 
 
 def _impl(plugin: Any, hook: str) -> Any:
@@ -138,15 +153,20 @@ def _schema_problems(comp: Component) -> list[str]:
 
 
 def component_problems(plugin: Any) -> list[str]:
-    """Components with a bad kind, name, description or schema, or declared twice."""
+    """Components with a bad kind, name, description or schema, or declared twice; each
+    problem starts with ``<plugin module>.ftcore_components:``."""
+    return [f"{hook_label(plugin, 'ftcore_components')}: {p}" for p in _components(plugin)]
+
+
+def _components(plugin: Any) -> list[str]:
     try:
         found = components_of(plugin)
     except Exception as exc:
-        return [f"ftcore_components raised {type(exc).__name__}: {exc}"]
+        return [f"raised {type(exc).__name__}: {exc}"]
     problems, seen = [], set()
     for comp in found:
         if not isinstance(comp, Component):
-            problems.append(f"ftcore_components: {comp!r} is not an ftcore.types.Component")
+            problems.append(f"{comp!r} is not an ftcore.types.Component")
             continue
         if comp.kind not in KINDS:
             problems.append(f"{comp.name}: kind {comp.kind!r} is not one of {sorted(KINDS)}")
@@ -340,7 +360,9 @@ def recipe_problems(
 # --- Lightning callbacks and their state ------------------------------------------------------
 
 
-def _recipe_enabling(hooks: Any, comp: Component | None) -> Any:
+def _recipe_enabling(
+    hooks: Any, comp: Component | None, model_dir: Path = Path("tiny-model")
+) -> Any:
     """A validated tiny recipe with ``comp`` (a strategy or callback) enabled, or None."""
     from omegaconf import OmegaConf
 
@@ -348,7 +370,7 @@ def _recipe_enabling(hooks: Any, comp: Component | None) -> Any:
     from ftcore.recipe.validate import validate
     from ftcore.testing import base_recipe
 
-    recipe = base_recipe(Path("tiny-model"))
+    recipe = base_recipe(model_dir)
     if comp is not None:
         section = "strategies" if comp.kind == "strategy" else "callbacks"
         recipe[section] = {comp.name: {}}
@@ -463,6 +485,159 @@ def _state_problems(plugin: Any, comp: Component, hooks: Any, tmp: Path) -> list
     return problems
 
 
+# --- what each hook returns ------------------------------------------------------------------
+
+_NOT_CALLED = {"ftcore_loss_terms"}  # needs a training step; ftcore checks it in every run
+_NOTIFICATIONS = {"ftcore_run_start", "ftcore_test_end", "ftcore_run_end"}  # read, not called
+
+
+def _returned_values(func: Any) -> list[ast.expr]:
+    """The values a function's own ``return`` statements give (nested functions aside)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    found: list[ast.expr] = []
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.Return) and child.value is not None:
+                found.append(child.value)
+            visit(child)
+
+    for top in tree.body:
+        visit(top)
+    return [v for v in found if not (isinstance(v, ast.Constant) and v.value is None)]
+
+
+def _notification_problem(func: Any, hook: str) -> str | None:
+    """A notification's result is ignored: one that returns a value expects it to count.
+    (Notifications are read, not called: they act on a run that has really started.)"""
+    values = _returned_values(func)
+    if not values:
+        return None
+    return (
+        f"returned the wrong type: expected None, got `return {ast.unparse(values[0])}` "
+        f"({hook} is a notification: its result is ignored)"
+    )
+
+
+def _hook_arguments(recipe: Any, run: Any, model: Any, tmp: Path) -> dict[str, dict[str, Any]]:
+    """The arguments conformance passes to each hook: a tiny run, set up, not started."""
+    from omegaconf import OmegaConf
+
+    from ftcore.optimizer import layer_groups
+    from ftcore.types import TrainingSteps
+
+    return {
+        "ftcore_components": {},
+        "ftcore_commands": {},
+        "ftcore_recipe_dirs": {},
+        "ftcore_check_recipe": {"recipe": recipe},
+        "ftcore_resolve_model": {"name": "conformance-no-such-model", "cache_dir": str(tmp)},
+        "ftcore_load_dataset": {
+            "name": "conformance-no-such-dataset",
+            "options": OmegaConf.create({}),
+            "seed": 0,
+        },
+        "ftcore_transform_model": {"model": model, "recipe": recipe},
+        "ftcore_group_options": {
+            "groups": layer_groups(model, recipe),
+            "recipe": recipe,
+            "steps": TrainingSteps(total=8, per_epoch=8),
+        },
+        "ftcore_lightning_callbacks": {"recipe": recipe, "run": run},
+        "ftcore_report_sections": {"run": run, "summary": {}},
+        "ftcore_export_model": {
+            "model": model,
+            "task": recipe.task,
+            "info": run.data.info,
+            "recipe": recipe,
+            "run_dir": str(run.run_dir),
+            "run": run,
+        },
+        "ftcore_resolve_lr": {"run": run},
+    }
+
+
+def _call(func: Any, arguments: dict[str, Any]) -> tuple[bool, Any]:
+    """Call a hook implementation as pluggy does (only the arguments it names); an
+    exception means the tiny run could not exercise it: (False, None)."""
+    names = inspect.signature(func).parameters
+    try:
+        return True, func(**{k: v for k, v in arguments.items() if k in names})
+    except Exception:
+        return False, None
+
+
+def _tiny_run(comp: Component | None, candidates: list[Any], model_dir: Path) -> tuple[Any, Any]:
+    """(recipe, run) of a tiny run with ``comp`` enabled, set up with the first of the
+    ``candidates`` (hook facades) that can; (None, None) if none can."""
+    for hooks in candidates:
+        try:
+            recipe = _recipe_enabling(hooks, comp, model_dir)
+            if recipe is not None:
+                return recipe, set_up_run(recipe, hooks, model_dir.parent / "run")
+        except Exception:
+            continue
+    return None, None
+
+
+def result_problems(plugin: Any, hooks: Any = None) -> list[str]:
+    """Hooks that return something other than what their specification declares.
+
+    Each hook the plugin implements is called on a tiny run that is set up but not started
+    (tiny BERT, the kit's rows), once with none of the plugin's strategies or callbacks
+    enabled and once with each of them; a call that raises is not judged here (the
+    plugin's own run tests cover it). Notifications (``ftcore_run_start``,
+    ``ftcore_test_end``, ``ftcore_run_end``) are read instead: a ``return`` of a value
+    is the problem. The check is ftcore's own (``ftcore.hookcheck``):
+    what a run would stop on, found before the run.
+    """
+    from ftcore.hookcheck import hook_names, result_problem
+    from ftcore.testing import MemoryDataset, build_hooks, save_tiny_bert, tiny_splits
+
+    implemented = {h: _impl(plugin, h) for h in hook_names() if h not in _NOT_CALLED}
+    implemented = {h: f for h, f in implemented.items() if f is not None}
+    problems: dict[str, None] = {}
+    for hook in _NOTIFICATIONS & implemented.keys():
+        problem = _notification_problem(implemented.pop(hook), hook)
+        if problem:
+            problems[f"{hook_label(plugin, hook)}: {problem}"] = None
+    if not implemented:
+        return list(problems)
+    from transformers import AutoModel
+
+    core_only = build_hooks([MemoryDataset(tiny_splits())])
+    hooks = hooks or build_hooks([MemoryDataset(tiny_splits()), plugin])
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = save_tiny_bert(Path(tmp) / "tiny-model")
+        try:
+            enabling = [c for c in components_of(plugin) if c.kind in {"strategy", "callback"}]
+        except Exception:
+            enabling = []
+        for comp in [None, *enabling]:
+            # a plugin whose own hooks break validation is still judged on the plain recipe
+            recipe, run = _tiny_run(comp, [hooks] if comp else [hooks, core_only], model_dir)
+            if recipe is None:
+                continue
+            arguments = _hook_arguments(
+                recipe, run, AutoModel.from_pretrained(model_dir), Path(tmp)
+            )
+            for hook, func in implemented.items():
+                if hook not in arguments:
+                    continue  # a hook newer than this check
+                called, value = _call(func, arguments[hook])
+                problem = result_problem(hook, value) if called else None
+                if problem:
+                    problems[f"{hook_label(plugin, hook)}: returned the wrong type: {problem}"] = (
+                        None
+                    )
+    return list(problems)
+
+
 # --- public API only ----------------------------------------------------------------------------
 
 PUBLIC_MODULES = ("ftcore", "ftcore.api", "ftcore.types", "ftcore.errors", "ftcore.hookspecs")
@@ -508,13 +683,24 @@ def private_import_problems_of(package: Path) -> list[str]:
 
 
 def private_import_problems(plugin: Any) -> list[str]:
-    """Imports of private ftcore modules in the plugin's package (public: ftcore.api...)."""
+    """Imports of private ftcore modules in the plugin's package (public: ftcore.api...),
+    each as ``<module> line N: imports private module ...``."""
     return [
-        f"{path.name}:{line}: imports private module {name}; use ftcore.api (public modules: "
-        f"{', '.join(PUBLIC_MODULES)})"
+        f"{_module_name(path)} line {line}: imports private module {name}; use ftcore.api "
+        f"(public modules: {', '.join(PUBLIC_MODULES)})"
         for path in _source_files(plugin)
         for line, name in private_imports(path)
     ]
+
+
+def _module_name(path: Path) -> str:
+    """The dotted module name of a source file (its package folders have __init__.py)."""
+    parts = [path.stem] if path.stem != "__init__" else []
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts) or path.stem
 
 
 # --- import cost ------------------------------------------------------------------------------
@@ -555,6 +741,7 @@ def check_plugin(
         return problems  # the rest builds on well-formed hooks and components
     problems += section_problems(plugin)
     problems += private_import_problems(plugin)
+    problems += result_problems(plugin, hooks)
     problems += recipe_problems(plugin, hooks, allow_missing_plugins)
     problems += callback_problems(plugin)
     if check_import and isinstance(plugin, types.ModuleType):

@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import re
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -105,10 +106,11 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple, set)):
         inner = ", ".join(sorted({_describe(v) for v in list(value)[:20]}))
         return f"a {kind} of {inner}" if value else f"an empty {kind}"
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
     if isinstance(value, (str, int, float, bool)):
         shown = repr(value)
-        return f"a {kind} {shown[:40]}{'...' if len(shown) > 40 else ''}"
-    return f"a {kind}"
+        return f"{article} {kind} {shown[:40]}{'...' if len(shown) > 40 else ''}"
+    return f"{article} {kind}"
 
 
 def type_name(tp: Any) -> str:
@@ -118,9 +120,7 @@ def type_name(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__name__
     text = str(tp).replace("typing.", "")
-    for module in ("ftcore.types.", "torch.", "lightning.pytorch.callbacks.callback."):
-        text = text.replace(module, "")
-    return text
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*)", r"\1", text)  # torch.nn...Module
 
 
 def _at(problem: str, index: Any) -> str:

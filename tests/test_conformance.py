@@ -67,6 +67,11 @@ def test_imports_only_public_ftcore_modules(record):
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=IDS)
+def test_hooks_return_declared_types(record):
+    _ok(conformance.result_problems(_plugin(record)))
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=IDS)
 def test_import_is_light(record):
     _ok(conformance.import_problems(record.module))
 
@@ -124,10 +129,11 @@ def test_check_catches_bad_components():
         ]
 
     problems = conformance.component_problems(_module(ftcore_components=ftcore_components))
+    assert all(p.startswith("fake_plugin.ftcore_components: ") for p in problems), problems
     assert any("option 'alpha'" in p for p in problems)
     assert any("declared twice" in p for p in problems)
-    assert any("kind 'gadget'" in p for p in problems)
-    assert any("must be a dataclass" in p for p in problems)
+    assert any("y: kind 'gadget' is not one of" in p for p in problems)
+    assert any("schema must be a dataclass type or None, got <class" in p for p in problems)
 
 
 class ReadsUndeclared:
@@ -204,8 +210,12 @@ def test_check_catches_head_without_implementation():
         ]
 
     problems = conformance.component_problems(_module(ftcore_components=ftcore_components))
-    assert any(p.startswith("head 'empty': declares no impl") for p in problems)
-    assert any("head 'half': impl BaseHead lacks data_info, check_row" in p for p in problems)
+    where = "fake_plugin.ftcore_components: "
+    assert any(p.startswith(where + "head 'empty': declares no impl") for p in problems)
+    assert any(
+        p.startswith(where + "head 'half': impl BaseHead lacks data_info, check_row")
+        for p in problems
+    )
 
 
 def test_check_catches_private_module_import(tmp_path):
@@ -227,3 +237,102 @@ def test_check_catches_heavy_import():
 def test_assert_conforms_lists_every_problem():
     with pytest.raises(AssertionError, match="ReadsUndeclared does not conform"):
         conformance.assert_conforms(ReadsUndeclared())
+
+
+def test_check_plugin_fails_a_private_import_naming_the_module(tmp_path, monkeypatch):
+    package = tmp_path / "sneaky_plugin"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("from ftcore.run import build_module\n")
+    (package / "plugin.py").write_text(
+        "import ftcore\nfrom sneaky_plugin import helpers  # noqa\n\n\n"
+        "@ftcore.hookimpl\ndef ftcore_recipe_dirs():\n    return []\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    plugin = importlib.import_module("sneaky_plugin.plugin")
+    problems = conformance.check_plugin(plugin, check_import=False)
+    assert problems == [
+        "sneaky_plugin.helpers line 1: imports private module ftcore.run; use ftcore.api "
+        "(public modules: " + ", ".join(conformance.PUBLIC_MODULES) + ")"
+    ]
+    with pytest.raises(AssertionError, match="sneaky_plugin.helpers line 1"):
+        conformance.assert_conforms(plugin, check_import=False)
+
+
+class WrongResults:
+    """One hook of each kind answering with the wrong type."""
+
+    @ftcore.hookimpl
+    def ftcore_check_recipe(self, recipe):  # collecting: list[str]
+        return "optim.lr: too high"
+
+    @ftcore.hookimpl
+    def ftcore_lightning_callbacks(self, recipe, run):  # collecting: list[Callback]
+        from lightning.pytorch.callbacks import Callback
+
+        return Callback()
+
+    @ftcore.hookimpl
+    def ftcore_resolve_model(self, name, cache_dir):  # first result: str | None
+        return 42
+
+    @ftcore.hookimpl
+    def ftcore_resolve_lr(self, run):  # first result: float | None
+        return "3e-4"
+
+    @ftcore.hookimpl
+    def ftcore_transform_model(self, model, recipe):  # fold: Module | None
+        return {"model": model}
+
+    @ftcore.hookimpl
+    def ftcore_run_end(self, run, summary):  # notification: None
+        return {"done": True}
+
+
+def test_check_catches_a_wrong_result_from_each_hook_kind(memory_dataset):
+    problems = conformance.result_problems(WrongResults())
+    where = f"{__name__}.WrongResults."
+    assert sorted(problems) == sorted(
+        [
+            where + "ftcore_check_recipe: returned the wrong type: expected list[str], got a str "
+            "'optim.lr: too high'",
+            where + "ftcore_lightning_callbacks: returned the wrong type: expected "
+            "list[Callback], got a Callback",
+            where
+            + "ftcore_resolve_model: returned the wrong type: expected str | None, got an int 42",
+            where
+            + "ftcore_resolve_lr: returned the wrong type: expected float | None, got a str '3e-4'",
+            where + "ftcore_transform_model: returned the wrong type: expected Module | None, "
+            "got a dict",
+            where + "ftcore_run_end: returned the wrong type: expected None, got "
+            "`return {'done': True}` (ftcore_run_end is a notification: its result is ignored)",
+        ]
+    ), problems
+    assert any(
+        "WrongResults.ftcore_check_recipe" in p
+        for p in conformance.check_plugin(WrongResults(), check_import=False)
+    )
+
+
+class RightResults:
+    @ftcore.hookimpl
+    def ftcore_check_recipe(self, recipe):
+        return []
+
+    @ftcore.hookimpl
+    def ftcore_resolve_model(self, name, cache_dir):
+        return None
+
+    @ftcore.hookimpl
+    def ftcore_run_end(self, run, summary):
+        def inner():
+            return 1  # a nested function's return is not the hook's
+
+        inner()
+        return None
+
+
+def test_check_passes_right_results(memory_dataset):
+    assert conformance.result_problems(RightResults()) == []

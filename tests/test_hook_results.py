@@ -96,7 +96,7 @@ def test_a_bare_callback_names_the_plugin():
     message = _error(lambda: _hooks(BareCallback()).lightning_callbacks(recipe=None, run=None))
     assert "BareCallback.ftcore_lightning_callbacks" in message
     assert "from ftcore_lightning_callbacks: expected list[" in message
-    assert "got a object" in message
+    assert "got an object" in message
 
 
 def test_a_dict_of_loss_terms_is_refused():
