@@ -78,6 +78,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "build_module",
+    "cache_dir",
     "data_module",
     "decode_text",
     "encode_rows",
@@ -90,6 +91,7 @@ __all__ = [
     "no_decay",
     "normalizer",
     "plugin_hooks",
+    "pretrained_fingerprint",
     "read_json",
     "read_jsonl",
     "read_text",
@@ -249,6 +251,25 @@ def data_module(run: Run, features: dict[str, list[dict]]) -> LightningDataModul
 
     collate = Collator(run.head, run.head_options, run.tokenizer, run.info)
     return FtDataModule(features, collate, run.recipe)
+
+
+def cache_dir(recipe: DictConfig) -> Path:
+    """ftcore's cache folder for ``recipe``: ``model.cache_dir``, else ``$FTCORE_CACHE``,
+    else ``~/.cache/ftcore`` (converted models, tokenised splits, cached baselines)."""
+    from ftcore.models import cache_dir as folder
+
+    return folder(recipe)
+
+
+def pretrained_fingerprint(run: Run) -> str | None:
+    """A hash of what ``run``'s pretrained model sees: the model folder's files, the
+    tokenizer, every row of every split, and the encode options (task, max_length, head
+    options, data info, plugin and library versions); None when the model is not a folder
+    on disk. Key for caching what depends only on the pretrained model and the data (the
+    evaluation plugin caches its baselines by it)."""
+    from ftcore.data.cache import pretrained_fingerprint as fingerprint
+
+    return fingerprint(run)
 
 
 def monitor(run: Run) -> tuple[str, str]:

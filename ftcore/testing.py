@@ -423,6 +423,13 @@ TASK_ROWS: dict[str, Callable[[int, int], list[Row]]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_evaluation_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests do not share cached baselines (tiny models are seeded alike, so an earlier
+    test's baselines would be read back); a test of the cache deletes the variable."""
+    monkeypatch.setenv("FTCORE_NO_EVAL_CACHE", "1")
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random BERT folder (classification and regression heads build on it)."""

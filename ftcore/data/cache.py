@@ -178,3 +178,29 @@ class TokenCache:
             os.replace(tmp, path)
         except OSError:  # a read-only or full cache folder only costs the speed-up
             tmp.unlink(missing_ok=True)
+
+
+_MODEL_FILES = (".safetensors", ".bin", ".json", ".model", ".txt", ".gguf")
+
+
+def pretrained_fingerprint(run: Any) -> str | None:
+    """A hash of everything the pretrained model sees in ``run``: the model folder's files
+    (weights included), the tokenizer, every row of every split and the encode options
+    (task, max_length, head options, data info, plugin and library versions). None when
+    the model is not a folder on disk (nothing stable to key on)."""
+    folder = Path(run.model_path or "")
+    if not run.model_path or not folder.is_dir():
+        return None
+    h = hashlib.sha256(f"ftcore-pretrained-{FORMAT}".encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix in _MODEL_FILES:
+            h.update(str(path.relative_to(folder)).encode())
+            with path.open("rb") as f:
+                for chunk in iter(lambda f=f: f.read(1 << 20), b""):
+                    h.update(chunk)
+    h.update(tokenizer_fingerprint(run.tokenizer).encode())
+    options = encode_options(run.recipe, run.hooks, run.info)
+    h.update(json.dumps(options, sort_keys=True, default=str).encode())
+    for split in sorted(run.data.rows):
+        h.update(cache_key("", run.data.rows[split], {"split": split}).encode())
+    return h.hexdigest()[:40]

@@ -49,9 +49,19 @@ def before_training(run: Any) -> dict[str, Any]:
 
 
 def on_run_start(run: Any) -> None:
-    if not options(run.recipe).enabled or not _rank_zero(run):
+    cfg = options(run.recipe)
+    if not cfg.enabled or not _rank_zero(run):
         return
-    atomic_write_json(run.run_dir / START_FILE, before_training(run))
+    started = time.perf_counter()
+    if cfg.cache:
+        from ftcore.api import cache_dir
+        from ftcore_evaluation.startcache import cached
+
+        found = cached(run, cache_dir(run.recipe) / "evaluation", lambda: before_training(run))
+    else:
+        found = {**before_training(run), "cache": "off"}
+    found["seconds"] = round(time.perf_counter() - started, 1)
+    atomic_write_json(run.run_dir / START_FILE, found)
 
 
 def read_start(run_dir: Path) -> dict[str, Any]:
@@ -113,6 +123,7 @@ def after_test(run: Any, summary: dict[str, Any]) -> tuple[dict[str, Any], list]
     result["notes"] = notes
     result["timings"] = {
         "before_training_seconds": start.get("seconds"),
+        "before_training_cache": start.get("cache"),
         "after_test_seconds": round(time.perf_counter() - started, 1),
     }
     return {"task": task, **result}, errors or []

@@ -44,6 +44,10 @@ class EvaluationConfig:
     forgetting_max_length: int = 128
     # Write report.md and report.html to the run directory.
     report: bool = True
+    # Reuse the pretrained model's baselines and forgetting probes from an earlier run of
+    # the same model, data and options (in <cache_dir>/evaluation; FTCORE_NO_EVAL_CACHE=1
+    # turns it off everywhere).
+    cache: bool = True
 
 
 def options(recipe: Any) -> EvaluationConfig:

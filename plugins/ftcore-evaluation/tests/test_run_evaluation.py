@@ -102,3 +102,22 @@ def test_report_warns_prominently_when_remote_code_is_trusted(tmp_path, tiny_mod
     # Right under the title, before anything else.
     assert text.split("\n")[2].startswith("**Warning: model.trust_remote_code is on")
     assert "<strong>Warning: model.trust_remote_code is on" in (out / "report.html").read_text()
+
+
+def test_second_run_reads_the_baselines_from_the_cache(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.delenv("FTCORE_NO_EVAL_CACHE", raising=False)
+    monkeypatch.setenv("FTCORE_CACHE", str(tmp_path / "cache"))
+
+    def start(name: str, *overrides: str) -> dict:
+        out = run_evaluated(tmp_path / name, tiny_model_dir, list(overrides)).run_dir
+        return json.loads((out / "evaluation" / "start.json").read_text())
+
+    first = start("first")
+    second = start("second", "optim.lr=5e-4")  # training settings do not change the baselines
+    other_data = start("third", "data.max_length=24")
+    assert (first["cache"], second["cache"], other_data["cache"]) == ("miss", "hit", "miss")
+    assert second["baselines"] == first["baselines"]
+    assert second["forgetting_before"] == first["forgetting_before"]
+    assert len(list((tmp_path / "cache" / "evaluation").glob("*.json"))) == 2
+    monkeypatch.setenv("FTCORE_NO_EVAL_CACHE", "1")
+    assert start("fourth")["cache"] == "off"
