@@ -18,16 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ftcore.api import (
-    DataInfo,
-    ReportSection,
-    evaluation_option,
-    figure_png,
-    markdown_escape,
-    markdown_table,
-    mean_pooled_embeddings,
-    pyplot,
-)
+from ftcore import api
+from ftcore.api import DataInfo, ReportSection
 from ftcore_classification import labels as lab
 from ftcore_classification.schema import ClassificationConfig
 
@@ -223,7 +215,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
     info, recipe, options = run.info, run.recipe, run.head_options
     rows = {
         "train": sample(
-            run.data.rows["train"], evaluation_option(run, "baseline_train_rows", 2000), recipe
+            run.data.rows["train"], api.evaluation_option(run, "baseline_train_rows", 2000), recipe
         ),
         "validation": sample(run.data.rows["validation"], PROBE_VALIDATION_ROWS, recipe),
         "test": run.data.rows["test"],
@@ -236,7 +228,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
         return found  # one class only: nothing for a probe to learn
     key = "text"
     x = {
-        split: mean_pooled_embeddings(
+        split: api.mean_pooled_embeddings(
             run.module.model,
             run.tokenizer,
             [r[key] for r in rows[split]],
@@ -268,7 +260,7 @@ def per_class_table(pred: Any, true: Any, names: list[str], multi: bool) -> str:
     s = per_class(tp, fp, fn)
     rows = [
         [
-            markdown_escape(n, CELL_CHARS),
+            api.markdown_escape(n, CELL_CHARS),
             f"{s['precision'][i]:.3f}",
             f"{s['recall'][i]:.3f}",
             f"{s['f1'][i]:.3f}",
@@ -276,16 +268,16 @@ def per_class_table(pred: Any, true: Any, names: list[str], multi: bool) -> str:
         + [int(support[i])]
         for i, n in enumerate(names)
     ]
-    return markdown_table(["class", "precision", "recall", "F1", "support"], rows)
+    return api.markdown_table(["class", "precision", "recall", "F1", "support"], rows)
 
 
 def confusion_section(pred: Any, true: Any, names: list[str]) -> ReportSection:
     cm = confusion(pred, true, len(names))
     rows = [
-        [f"**{markdown_escape(n, CELL_CHARS)}**", *map(int, cm[i])] for i, n in enumerate(names)
+        [f"**{api.markdown_escape(n, CELL_CHARS)}**", *map(int, cm[i])] for i, n in enumerate(names)
     ]
-    text = "Rows are true classes, columns predicted classes.\n\n" + markdown_table(
-        ["true \\ predicted", *(markdown_escape(n, CELL_CHARS) for n in names)], rows
+    text = "Rows are true classes, columns predicted classes.\n\n" + api.markdown_table(
+        ["true \\ predicted", *(api.markdown_escape(n, CELL_CHARS) for n in names)], rows
     )
     return ReportSection(
         "Confusion matrix", text, {"confusion_matrix.png": confusion_png(cm, names)}
@@ -293,7 +285,7 @@ def confusion_section(pred: Any, true: Any, names: list[str]) -> ReportSection:
 
 
 def confusion_png(cm: Any, names: list[str]) -> bytes:
-    plt = pyplot()
+    plt = api.pyplot()
     size = max(3.5, 0.6 * len(names) + 2)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
     ax.imshow(cm, cmap="Blues")
@@ -313,7 +305,7 @@ def confusion_png(cm: Any, names: list[str]) -> bytes:
             color="white" if count > top / 2 else "black",
         )
     ax.set_title("Confusion matrix (test)")
-    return figure_png(fig)
+    return api.figure_png(fig)
 
 
 def _cells(cm: Any) -> list[tuple[tuple[int, int], int]]:
@@ -334,7 +326,7 @@ def calibration(confidence: Any, correct: Any, bins: int = ECE_BINS) -> dict[str
 
 
 def reliability_png(cal: dict[str, Any]) -> bytes:
-    plt = pyplot()
+    plt = api.pyplot()
     edges, width = cal["edges"], cal["edges"][1] - cal["edges"][0]
     fig, ax = plt.subplots(figsize=(4.5, 4))
     shown = cal["count"] > 0
@@ -352,7 +344,7 @@ def reliability_png(cal: dict[str, Any]) -> bytes:
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability diagram (ECE {cal['ece']:.3f})")
     ax.legend(loc="upper left")
-    return figure_png(fig)
+    return api.figure_png(fig)
 
 
 def confidences(
@@ -407,14 +399,17 @@ def errors_section(errors: list[dict], n: int, out_dir: Path, top: int) -> Repor
         for record in errors:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     rows = [
-        [r["index"], f"{r['confidence']:.3f}", markdown_escape(_labels(r["target"]), 60)]
-        + [markdown_escape(_labels(r["predicted"]), 60), markdown_escape(r["text"], CELL_CHARS)]
+        [r["index"], f"{r['confidence']:.3f}", api.markdown_escape(_labels(r["target"]), 60)]
+        + [
+            api.markdown_escape(_labels(r["predicted"]), 60),
+            api.markdown_escape(r["text"], CELL_CHARS),
+        ]
         for r in errors[:top]
     ]
     text = (
         f"{len(errors)} of {n} test examples are misclassified; all are in `errors.jsonl`. "
         f"The {min(top, len(errors))} most confidently wrong:\n\n"
-        + markdown_table(["#", "confidence", "true", "predicted", "text"], rows)
+        + api.markdown_table(["#", "confidence", "true", "predicted", "text"], rows)
     )
     return ReportSection("Most confidently wrong examples", text)
 
@@ -444,7 +439,7 @@ def length_section(
         if chosen:
             s = score(chosen, info, options)
             out.append([f"{lo}–{hi}", len(chosen), f"{s['accuracy']:.3f}", f"{s['f1']:.3f}"])
-    text = "Test metrics by input length (words), in quartile buckets.\n\n" + markdown_table(
+    text = "Test metrics by input length (words), in quartile buckets.\n\n" + api.markdown_table(
         ["words", "examples", "accuracy", "macro F1"], out
     )
     return ReportSection("Metrics by input length", text)
@@ -490,7 +485,7 @@ _REFERENCE: dict[str, Any] = {}
 
 def reference_name(run: Any) -> str:
     """The forgetting dataset: the recipe's choice, else bbc_news (rotten_tomatoes for it)."""
-    chosen = evaluation_option(run, "forgetting_dataset", None)
+    chosen = api.evaluation_option(run, "forgetting_dataset", None)
     if chosen:
         return str(chosen)
     return "rotten_tomatoes" if run.recipe.data.source == "bbc_news" else "bbc_news"
@@ -499,8 +494,8 @@ def reference_name(run: Any) -> str:
 def reference_rows(run: Any, name: str) -> tuple[list[dict], list[dict]]:
     """A seeded sample of the reference dataset's train and test rows (cached per run)."""
     sizes = (
-        evaluation_option(run, "forgetting_train_rows", 400),
-        evaluation_option(run, "forgetting_test_rows", 300),
+        api.evaluation_option(run, "forgetting_train_rows", 400),
+        api.evaluation_option(run, "forgetting_test_rows", 300),
     )
     key = (name, int(run.recipe.seed), *sizes)
     cached = _REFERENCE.get("value")
@@ -522,11 +517,11 @@ def forgetting(run: Any, model: Any) -> dict[str, Any]:
 
     name = reference_name(run)
     train, test = reference_rows(run, name)
-    max_length = int(evaluation_option(run, "forgetting_max_length", 128))
+    max_length = int(api.evaluation_option(run, "forgetting_max_length", 128))
     size = int(run.recipe.data.eval_batch_size)
 
     def features(rows: list[dict]) -> Any:
-        return mean_pooled_embeddings(
+        return api.mean_pooled_embeddings(
             model, run.tokenizer, [str(r["text"]) for r in rows], max_length, size
         )
 

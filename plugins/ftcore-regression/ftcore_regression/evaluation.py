@@ -15,16 +15,8 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ftcore.api import (
-    DataInfo,
-    ReportSection,
-    evaluation_option,
-    figure_png,
-    markdown_escape,
-    markdown_table,
-    mean_pooled_embeddings,
-    pyplot,
-)
+from ftcore import api
+from ftcore.api import DataInfo, ReportSection
 from ftcore_regression import targets as tg
 
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -107,7 +99,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 
     info, recipe = run.info, run.recipe
     train = sample(
-        run.data.rows["train"], evaluation_option(run, "baseline_train_rows", 2000), recipe.seed
+        run.data.rows["train"], api.evaluation_option(run, "baseline_train_rows", 2000), recipe.seed
     )
     test = run.data.rows["test"]
     key, sep = "text", run.head_options.target_separator
@@ -117,7 +109,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
     def features(rows: list[dict]) -> Any:
         texts = [r[key] for r in rows]
         model, size = run.module.model, recipe.data.eval_batch_size
-        return mean_pooled_embeddings(model, run.tokenizer, texts, recipe.data.max_length, size)
+        return api.mean_pooled_embeddings(model, run.tokenizer, texts, recipe.data.max_length, size)
 
     probe = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
     predicted = probe.fit(features(train), y_train).predict(features(test)).reshape(len(test), -1)
@@ -133,7 +125,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 
 def plots(pred: Any, true: Any) -> dict[str, bytes]:
     """Predicted-vs-true and residual-vs-predicted scatter plots (first target)."""
-    plt = pyplot()
+    plt = api.pyplot()
     p, t = pred[:, 0], true[:, 0]
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.scatter(t, p, s=8, alpha=0.5)
@@ -143,14 +135,14 @@ def plots(pred: Any, true: Any) -> dict[str, bytes]:
     ax.set_ylabel("predicted")
     ax.set_title("Predicted vs true (test)")
     ax.legend(loc="upper left")
-    scatter = figure_png(fig)
+    scatter = api.figure_png(fig)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.scatter(p, p - t, s=8, alpha=0.5)
     ax.axhline(0.0, color="gray", linestyle="--")
     ax.set_xlabel("predicted")
     ax.set_ylabel("residual (predicted − true)")
     ax.set_title("Residuals (test)")
-    return {"predicted_vs_true.png": scatter, "residuals.png": figure_png(fig)}
+    return {"predicted_vs_true.png": scatter, "residuals.png": api.figure_png(fig)}
 
 
 def worst(pred: Any, true: Any, rows: list[dict], key: str) -> list[dict]:
@@ -180,13 +172,13 @@ def error_analysis(
     shown = [
         [r["index"]]
         + [", ".join(f"{v:.3g}" for v in r[k]) for k in ("target", "predicted", "residual")]
-        + [markdown_escape(r["text"], CELL_CHARS)]
+        + [api.markdown_escape(r["text"], CELL_CHARS)]
         for r in records[:TOP]
     ]
     text = (
         f"Every test example with its residual, largest first, is in `residuals.jsonl`. "
         f"The {min(TOP, len(records))} worst:\n\n"
-        + markdown_table(["#", "true", "predicted", "residual", "text"], shown)
+        + api.markdown_table(["#", "true", "predicted", "residual", "text"], shown)
     )
     what = "first target; " if pred.shape[1] > 1 else ""
     return [
@@ -207,8 +199,8 @@ _REFERENCE: dict[str, Any] = {}
 def reference_rows(run: Any, name: str) -> tuple[list[dict], list[dict]]:
     """A seeded sample of the reference dataset's train and test rows (cached per run)."""
     sizes = (
-        evaluation_option(run, "forgetting_train_rows", 400),
-        evaluation_option(run, "forgetting_test_rows", 300),
+        api.evaluation_option(run, "forgetting_train_rows", 400),
+        api.evaluation_option(run, "forgetting_test_rows", 300),
     )
     key = (name, int(run.recipe.seed), *sizes)
     if _REFERENCE.get("key") == key and _REFERENCE["run"]() is run:
@@ -229,17 +221,17 @@ def forgetting(run: Any, model: Any) -> dict[str, Any]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    name = evaluation_option(run, "forgetting_dataset", None) or (
+    name = api.evaluation_option(run, "forgetting_dataset", None) or (
         "rotten_tomatoes" if run.recipe.data.source == "bbc_news" else "bbc_news"
     )
     train, test = reference_rows(run, str(name))
     length, size = (
-        int(evaluation_option(run, "forgetting_max_length", 128)),
+        int(api.evaluation_option(run, "forgetting_max_length", 128)),
         run.recipe.data.eval_batch_size,
     )
 
     def features(rows: list[dict]) -> Any:
-        return mean_pooled_embeddings(
+        return api.mean_pooled_embeddings(
             model, run.tokenizer, [str(r["text"]) for r in rows], length, size
         )
 
