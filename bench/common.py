@@ -6,6 +6,7 @@ of a comparison runs in its own fresh Python process.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import json
@@ -235,6 +236,16 @@ class StepClock:
             "mean_ms": round(1000 * (timed[-1] - timed[0]) / len(gaps), 3),
             "median_ms": round(1000 * statistics.median(gaps), 3),
         }
+
+
+def recipe_arguments() -> argparse.Namespace:
+    """The command line of a benchmark that measures one recipe: ``RECIPE [key=value ...]
+    --out FILE``."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("recipe")
+    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("--out", required=True)
+    return parser.parse_args()
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -8,19 +8,14 @@ or at one a previous run filled (warm).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
-from bench.common import write_json
+from bench.common import recipe_arguments, write_json
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("recipe")
-    parser.add_argument("overrides", nargs="*")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
+    args = recipe_arguments()
     from ftcore.cli import _recipe
     from ftcore.run import Run, load_data
 

@@ -10,7 +10,6 @@ checkpoints. The orchestrator reads its peak RSS from ``wait4``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,15 +36,10 @@ def epoch_order(lengths: list[int], batch_size: int, seed: int, grouped: bool) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("recipe")
-    parser.add_argument("overrides", nargs="*")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
     import torch
     from transformers import AutoTokenizer
 
-    from bench.common import write_json
+    from bench.common import recipe_arguments, write_json
     from ftcore.cli import _recipe
     from ftcore.data.prepare import prepare
     from ftcore.models import resolve_model
@@ -53,6 +47,7 @@ def main() -> None:
     from ftcore.run import Run, encode_splits
     from ftcore.schedules import lambdas
 
+    args = recipe_arguments()
     recipe, hooks = _recipe(args.recipe, args.overrides)
     if recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)

@@ -59,6 +59,21 @@ def _model(args: argparse.Namespace) -> Any:
     return model.train()
 
 
+def _loader(args: argparse.Namespace, tokenizer: Any, data: list[dict]) -> Any:
+    """The shuffled, padded training batches every hand-written side iterates (seeded)."""
+    import torch
+    from torch.utils.data import DataLoader
+    from transformers import DataCollatorWithPadding
+
+    return DataLoader(
+        data,
+        batch_size=args.batch,
+        shuffle=True,
+        collate_fn=DataCollatorWithPadding(tokenizer),
+        generator=torch.Generator().manual_seed(0),
+    )
+
+
 def _optimizer(model: Any, total: int) -> tuple[Any, Any]:
     """Fused AdamW with decay / no-decay groups and a linear decay: ftcore's defaults."""
     import torch
@@ -73,18 +88,10 @@ def _optimizer(model: Any, total: int) -> tuple[Any, Any]:
 
 def side_plain(args: argparse.Namespace, clock: StepClock) -> None:
     import torch
-    from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding
 
     tokenizer, data = _data(args)
     model = _model(args).to(args.device)
-    loader = DataLoader(
-        data,
-        batch_size=args.batch,
-        shuffle=True,
-        collate_fn=DataCollatorWithPadding(tokenizer),
-        generator=torch.Generator().manual_seed(0),
-    )
+    loader = _loader(args, tokenizer, data)
     optimizer, schedule = _optimizer(model, total_steps(args))
     for batch in loader:
         if args.device != "cpu":
@@ -110,10 +117,7 @@ def _clock_callback(clock: StepClock) -> Any:
 
 def side_lightning(args: argparse.Namespace, clock: StepClock) -> None:
     import lightning as L
-    import torch
     from lightning.pytorch.loggers import CSVLogger
-    from torch.utils.data import DataLoader
-    from transformers import DataCollatorWithPadding
 
     tokenizer, data = _data(args)
     total = total_steps(args)
@@ -135,13 +139,7 @@ def side_lightning(args: argparse.Namespace, clock: StepClock) -> None:
                 "lr_scheduler": {"scheduler": schedule, "interval": "step"},
             }
 
-    loader = DataLoader(
-        data,
-        batch_size=args.batch,
-        shuffle=True,
-        collate_fn=DataCollatorWithPadding(tokenizer),
-        generator=torch.Generator().manual_seed(0),
-    )
+    loader = _loader(args, tokenizer, data)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
             max_steps=total,

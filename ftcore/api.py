@@ -26,6 +26,14 @@ from ftcore.io import (
     read_text,
 )
 from ftcore.optimizer import NO_DECAY
+from ftcore.reporting import (
+    evaluation_option,
+    figure_png,
+    markdown_escape,
+    markdown_table,
+    mean_pooled_embeddings,
+    pyplot,
+)
 from ftcore.types import (
     BaseHead,
     Batch,
@@ -82,16 +90,22 @@ __all__ = [
     "data_module",
     "decode_text",
     "encode_rows",
+    "evaluation_option",
+    "figure_png",
     "finished_run",
     "hookimpl",
     "learning_rate",
     "lightning_module",
     "load_recipe",
+    "markdown_escape",
+    "markdown_table",
+    "mean_pooled_embeddings",
     "monitor",
     "no_decay",
     "normalizer",
     "plugin_hooks",
     "pretrained_fingerprint",
+    "pyplot",
     "read_json",
     "read_jsonl",
     "read_text",

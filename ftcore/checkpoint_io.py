@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ftcore.io import current_umask, disk_full, is_disk_full
+from ftcore.io import atomic_write
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -30,25 +28,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
         path = Path(path)
         runstamp.stamp_checkpoint(checkpoint, path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except OSError as exc:
-            if is_disk_full(exc):
-                raise disk_full(path.parent, f"saving {path}", _hint(path)) from None
-            raise
-        try:
-            os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; follow the umask
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if is_disk_full(exc):
-                raise disk_full(path.parent, f"saving {path}", _hint(path)) from None
-            raise
+        atomic_write(
+            path,
+            lambda handle: torch.save(checkpoint, handle),
+            binary=True,
+            what=f"saving {path}",
+            hint=lambda: _hint(path),
+        )
 
     def load_checkpoint(
         self, path: Any, map_location: Any = None, weights_only: Any = None

@@ -7,28 +7,52 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ftcore.errors import UserError
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    atomic_write(path, lambda handle: handle.write(text))
+
+
+def atomic_write(
+    path: Path,
+    write: Callable[[IO[Any]], object],
+    binary: bool = False,
+    what: str = "",
+    hint: Callable[[], str] | None = None,
+) -> None:
+    """Call ``write`` with a new temporary file in ``path``'s folder (text, UTF-8, unless
+    ``binary``), fsync it, then rename it over ``path``. The temporary file is removed if
+    anything fails; a full disk is a :class:`DiskFull` saying ``what`` was being done
+    (default "writing <path>"), with the advice ``hint()`` gives (default: free space)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+
+    def full() -> DiskFull:
+        return disk_full(path.parent, what or f"writing {path}", hint() if hint else "")
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise full() from None
+        raise
     try:
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; follow the umask
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if is_disk_full(exc):
-            raise disk_full(path.parent, f"writing {path}") from None
+            raise full() from None
         raise
 
 

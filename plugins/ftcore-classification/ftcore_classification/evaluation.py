@@ -10,7 +10,6 @@ and matplotlib are imported inside the functions, so loading the plugin stays ch
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import warnings
@@ -19,23 +18,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ftcore.types import DataInfo, ReportSection
+from ftcore import api
+from ftcore.api import DataInfo, ReportSection
 from ftcore_classification import labels as lab
 from ftcore_classification.schema import ClassificationConfig
 
 PROBE_C = (0.01, 0.1, 1.0, 10.0)
 PROBE_VALIDATION_ROWS = 1000
 ECE_BINS = 15
+CELL_CHARS = 200  # report table cells are cut at this many characters
 
 
 # --- scores (pure) ---------------------------------------------------------------------
-
-
-def _option(run: Any, key: str, default: Any) -> Any:
-    """An option of the recipe's ``evaluation:`` section, or ``default`` without one."""
-    section = getattr(run.recipe, "evaluation", None)
-    value = section.get(key) if hasattr(section, "get") else None
-    return default if value is None else value
 
 
 def single_arrays(predictions: list[dict], names: list[str]) -> tuple[Any, Any]:
@@ -113,42 +107,6 @@ def score(
 
 
 # --- baselines -------------------------------------------------------------------------
-
-
-def embed(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int) -> Any:
-    """Mean-pooled last hidden states of ``model`` (eval mode, no gradients), in text order.
-
-    Works for any transformers model that returns ``hidden_states`` (a task model, a bare
-    backbone, or an adapter-wrapped model). Texts are batched by length to save padding.
-    """
-    import numpy as np
-    import torch
-
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), 0), dtype=np.float32)
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                enc = tokenizer(
-                    [texts[i] for i in chunk],
-                    truncation=True,
-                    max_length=max_length,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(device)
-                hidden = model(**enc, output_hidden_states=True).hidden_states[-1].float()
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                if out.shape[1] == 0:
-                    out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-                out[chunk] = pooled.cpu().numpy()
-    finally:
-        model.train(was_training)
-    return out
 
 
 def _probe(c: float, multi: bool) -> Any:
@@ -256,7 +214,9 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 
     info, recipe, options = run.info, run.recipe, run.head_options
     rows = {
-        "train": sample(run.data.rows["train"], _option(run, "baseline_train_rows", 2000), recipe),
+        "train": sample(
+            run.data.rows["train"], api.evaluation_option(run, "baseline_train_rows", 2000), recipe
+        ),
         "validation": sample(run.data.rows["validation"], PROBE_VALIDATION_ROWS, recipe),
         "test": run.data.rows["test"],
     }
@@ -268,7 +228,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
         return found  # one class only: nothing for a probe to learn
     key = "text"
     x = {
-        split: embed(
+        split: api.mean_pooled_embeddings(
             run.module.model,
             run.tokenizer,
             [r[key] for r in rows[split]],
@@ -289,41 +249,6 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 # --- error analysis ---------------------------------------------------------------------
 
 
-def png(fig: Any) -> bytes:
-    """A matplotlib figure as PNG bytes (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def escape(text: Any, limit: int = 200) -> str:
-    """Text safe inside a Markdown table cell (no HTML, pipes or line breaks)."""
-    value = " ".join(str(text).split())
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        value = value.replace(char, entity)
-    return value.replace("*", "\\*").replace("`", "\\`").replace("](", "]\\(")
-
-
-def table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def per_class_table(pred: Any, true: Any, names: list[str], multi: bool) -> str:
     if multi:
         tp = (pred & true).sum(0).astype(float)
@@ -334,18 +259,25 @@ def per_class_table(pred: Any, true: Any, names: list[str], multi: bool) -> str:
         fp, fn, support = cm.sum(0) - tp, cm.sum(1) - tp, cm.sum(1)
     s = per_class(tp, fp, fn)
     rows = [
-        [escape(n), f"{s['precision'][i]:.3f}", f"{s['recall'][i]:.3f}", f"{s['f1'][i]:.3f}"]
+        [
+            api.markdown_escape(n, CELL_CHARS),
+            f"{s['precision'][i]:.3f}",
+            f"{s['recall'][i]:.3f}",
+            f"{s['f1'][i]:.3f}",
+        ]
         + [int(support[i])]
         for i, n in enumerate(names)
     ]
-    return table(["class", "precision", "recall", "F1", "support"], rows)
+    return api.markdown_table(["class", "precision", "recall", "F1", "support"], rows)
 
 
 def confusion_section(pred: Any, true: Any, names: list[str]) -> ReportSection:
     cm = confusion(pred, true, len(names))
-    rows = [[f"**{escape(n)}**", *map(int, cm[i])] for i, n in enumerate(names)]
-    text = "Rows are true classes, columns predicted classes.\n\n" + table(
-        ["true \\ predicted", *map(escape, names)], rows
+    rows = [
+        [f"**{api.markdown_escape(n, CELL_CHARS)}**", *map(int, cm[i])] for i, n in enumerate(names)
+    ]
+    text = "Rows are true classes, columns predicted classes.\n\n" + api.markdown_table(
+        ["true \\ predicted", *(api.markdown_escape(n, CELL_CHARS) for n in names)], rows
     )
     return ReportSection(
         "Confusion matrix", text, {"confusion_matrix.png": confusion_png(cm, names)}
@@ -353,7 +285,7 @@ def confusion_section(pred: Any, true: Any, names: list[str]) -> ReportSection:
 
 
 def confusion_png(cm: Any, names: list[str]) -> bytes:
-    plt = _pyplot()
+    plt = api.pyplot()
     size = max(3.5, 0.6 * len(names) + 2)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
     ax.imshow(cm, cmap="Blues")
@@ -373,7 +305,7 @@ def confusion_png(cm: Any, names: list[str]) -> bytes:
             color="white" if count > top / 2 else "black",
         )
     ax.set_title("Confusion matrix (test)")
-    return png(fig)
+    return api.figure_png(fig)
 
 
 def _cells(cm: Any) -> list[tuple[tuple[int, int], int]]:
@@ -394,7 +326,7 @@ def calibration(confidence: Any, correct: Any, bins: int = ECE_BINS) -> dict[str
 
 
 def reliability_png(cal: dict[str, Any]) -> bytes:
-    plt = _pyplot()
+    plt = api.pyplot()
     edges, width = cal["edges"], cal["edges"][1] - cal["edges"][0]
     fig, ax = plt.subplots(figsize=(4.5, 4))
     shown = cal["count"] > 0
@@ -412,7 +344,7 @@ def reliability_png(cal: dict[str, Any]) -> bytes:
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability diagram (ECE {cal['ece']:.3f})")
     ax.legend(loc="upper left")
-    return png(fig)
+    return api.figure_png(fig)
 
 
 def confidences(
@@ -467,14 +399,17 @@ def errors_section(errors: list[dict], n: int, out_dir: Path, top: int) -> Repor
         for record in errors:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     rows = [
-        [r["index"], f"{r['confidence']:.3f}", escape(_labels(r["target"]), 60)]
-        + [escape(_labels(r["predicted"]), 60), escape(r["text"])]
+        [r["index"], f"{r['confidence']:.3f}", api.markdown_escape(_labels(r["target"]), 60)]
+        + [
+            api.markdown_escape(_labels(r["predicted"]), 60),
+            api.markdown_escape(r["text"], CELL_CHARS),
+        ]
         for r in errors[:top]
     ]
     text = (
         f"{len(errors)} of {n} test examples are misclassified; all are in `errors.jsonl`. "
         f"The {min(top, len(errors))} most confidently wrong:\n\n"
-        + table(["#", "confidence", "true", "predicted", "text"], rows)
+        + api.markdown_table(["#", "confidence", "true", "predicted", "text"], rows)
     )
     return ReportSection("Most confidently wrong examples", text)
 
@@ -504,7 +439,7 @@ def length_section(
         if chosen:
             s = score(chosen, info, options)
             out.append([f"{lo}–{hi}", len(chosen), f"{s['accuracy']:.3f}", f"{s['f1']:.3f}"])
-    text = "Test metrics by input length (words), in quartile buckets.\n\n" + table(
+    text = "Test metrics by input length (words), in quartile buckets.\n\n" + api.markdown_table(
         ["words", "examples", "accuracy", "macro F1"], out
     )
     return ReportSection("Metrics by input length", text)
@@ -550,7 +485,7 @@ _REFERENCE: dict[str, Any] = {}
 
 def reference_name(run: Any) -> str:
     """The forgetting dataset: the recipe's choice, else bbc_news (rotten_tomatoes for it)."""
-    chosen = _option(run, "forgetting_dataset", None)
+    chosen = api.evaluation_option(run, "forgetting_dataset", None)
     if chosen:
         return str(chosen)
     return "rotten_tomatoes" if run.recipe.data.source == "bbc_news" else "bbc_news"
@@ -558,7 +493,10 @@ def reference_name(run: Any) -> str:
 
 def reference_rows(run: Any, name: str) -> tuple[list[dict], list[dict]]:
     """A seeded sample of the reference dataset's train and test rows (cached per run)."""
-    sizes = (_option(run, "forgetting_train_rows", 400), _option(run, "forgetting_test_rows", 300))
+    sizes = (
+        api.evaluation_option(run, "forgetting_train_rows", 400),
+        api.evaluation_option(run, "forgetting_test_rows", 300),
+    )
     key = (name, int(run.recipe.seed), *sizes)
     cached = _REFERENCE.get("value")
     if cached and _REFERENCE["key"] == key and _REFERENCE["run"]() is run:
@@ -579,11 +517,13 @@ def forgetting(run: Any, model: Any) -> dict[str, Any]:
 
     name = reference_name(run)
     train, test = reference_rows(run, name)
-    max_length = int(_option(run, "forgetting_max_length", 128))
+    max_length = int(api.evaluation_option(run, "forgetting_max_length", 128))
     size = int(run.recipe.data.eval_batch_size)
 
     def features(rows: list[dict]) -> Any:
-        return embed(model, run.tokenizer, [str(r["text"]) for r in rows], max_length, size)
+        return api.mean_pooled_embeddings(
+            model, run.tokenizer, [str(r["text"]) for r in rows], max_length, size
+        )
 
     y_train = np.array([str(r["label"]) for r in train])
     y_test = np.array([str(r["label"]) for r in test])

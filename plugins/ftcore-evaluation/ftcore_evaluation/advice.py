@@ -11,9 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from ftcore.api import atomic_write_json, atomic_write_text
-from ftcore_evaluation import assess, datasummary, plots, scoring, stats
-from ftcore_evaluation.report import code, escape, table
+from ftcore.api import (
+    atomic_write_json,
+    atomic_write_text,
+    figure_png,
+    markdown_escape,
+    markdown_table,
+    pyplot,
+)
+from ftcore_evaluation import assess, datasummary, scoring, stats
+from ftcore_evaluation.report import code
 from ftcore_evaluation.scoring import Bootstrap, fmt_interval
 
 RESERVE_SECONDS = 8.0
@@ -195,7 +202,7 @@ def baselines_markdown(model: assess.Model) -> str:
     return (
         f"Scored on a holdout of {model.holdout} validation examples (the test split is not "
         f"used), in {model.baseline_seconds:.0f} s.\n\n"
-        + table(["metric", *map(escape, found)], rows)
+        + markdown_table(["metric", *map(markdown_escape, found)], rows)
     )
 
 
@@ -206,7 +213,7 @@ def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
         [p.rows, p.steps, f"{p.fit_seconds:.0f}", fmt_interval(p.metrics[metric])]
         for p in model.curve
     ]
-    text = table(["training rows", "steps", "fit s", f"{metric} [CI]"], rows)
+    text = markdown_table(["training rows", "steps", "fit s", f"{metric} [CI]"], rows)
     if projection.get("skipped_rows"):
         text += (
             "\n\nLeft out of the fit: the runs on "
@@ -244,7 +251,7 @@ def cost_markdown(model: assess.Model) -> str:
     ]
     if "gpu_peak_mib" in c:
         rows.append(["peak GPU memory", f"{c['gpu_peak_mib']} MiB"])
-    return table(["what", "value"], rows)
+    return markdown_table(["what", "value"], rows)
 
 
 def ranking(models: list[assess.Model]) -> list[dict[str, Any]]:
@@ -279,7 +286,7 @@ def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
         [
             i + 1,
             code(r["model"]),
-            f"{r['metric']} {fmt_interval(r['score'])} ({escape(r['baseline'])})"
+            f"{r['metric']} {fmt_interval(r['score'])} ({markdown_escape(r['baseline'])})"
             if r["score"]
             else "n/a",
             f"{r['parameters'] / 1e6:.1f}M",
@@ -291,7 +298,9 @@ def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
     return (
         "Ranked by the strongest baseline's score (a proxy for how well the pretrained "
         "representation fits the task), then by size.\n\n"
-        + table(["rank", "model", "baseline [CI]", "parameters", "projected run", "memory"], rows)
+        + markdown_table(
+            ["rank", "model", "baseline [CI]", "parameters", "projected run", "memory"], rows
+        )
     )
 
 
@@ -306,7 +315,7 @@ def _bounds(points: list[assess.Point], metric: str) -> tuple[list, list, list]:
 def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | None:
     if not model.curve:
         return None
-    plt = plots.pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     xs = [p.rows for p in model.curve]
     ys, below, above = _bounds(model.curve, metric)
@@ -328,7 +337,7 @@ def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | Non
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title("Learning curve (holdout of the validation split)")
-    return plots.png(fig)
+    return figure_png(fig)
 
 
 # --- the command ----------------------------------------------------------------------------
@@ -371,11 +380,11 @@ def assessment_markdown(
 ) -> str:
     lines, projection, metric = advice
     parts = [
-        f"# Assessment: {escape(recipe.name)}",
+        f"# Assessment: {markdown_escape(recipe.name)}",
         f"Model {code(main.name)}, data {code(recipe.data.source)}, task {code(recipe.task)}; "
         f"assessed in {seconds:.0f} s.",
         "## Recommendation",
-        "\n".join(f"- {escape(line, 2000)}" for line in lines),
+        "\n".join(f"- {markdown_escape(line, 2000)}" for line in lines),
         "## Data",
         datasummary.markdown(main.data),
         "## Baseline",

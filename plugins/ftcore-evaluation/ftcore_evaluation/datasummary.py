@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from ftcore_evaluation.report import escape, table
+from ftcore.api import markdown_escape, markdown_table
 
 MAX_CLASSES = 50
 
@@ -119,12 +119,12 @@ def markdown(facts: dict[str, Any]) -> str:
     rows = facts["rows"]
     dropped = facts.get("dropped", {})
     parts = [
-        table(
+        markdown_table(
             ["split", "rows", "dropped as invalid"],
             [[s, n, dropped.get(s, 0)] for s, n in rows.items()],
         )
     ]
-    parts += [f"- {escape(r)}" for r in facts.get("drop_reasons", [])[:5]]
+    parts += [f"- {markdown_escape(r)}" for r in facts.get("drop_reasons", [])[:5]]
     parts.append(_balance(facts.get("labels", {})))
     dup = facts.get("duplicates")
     if dup:
@@ -152,7 +152,7 @@ def _balance(labels: dict[str, Any]) -> str:
             [s, f"{v['mean']:.3f}", f"{v['std']:.3f}", f"{v['min']:.3f}", f"{v['max']:.3f}"]
             for s, v in labels.items()
         ]
-        return "Targets:\n\n" + table(["split", "mean", "std", "min", "max"], rows)
+        return "Targets:\n\n" + markdown_table(["split", "mean", "std", "min", "max"], rows)
     names = sorted({n for counts in labels.values() for n in counts})
     rows = []
     for name in names:
@@ -160,5 +160,5 @@ def _balance(labels: dict[str, Any]) -> str:
         for counts in labels.values():
             total = sum(counts.values()) or 1
             cells.append(f"{counts.get(name, 0)} ({counts.get(name, 0) / total:.0%})")
-        rows.append([escape(name, 60), *cells])
-    return "Label balance:\n\n" + table(["label", *labels], rows)
+        rows.append([markdown_escape(name, 60), *cells])
+    return "Label balance:\n\n" + markdown_table(["label", *labels], rows)

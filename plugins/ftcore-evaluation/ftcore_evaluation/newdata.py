@@ -16,6 +16,7 @@ from ftcore.api import (
     UserError,
     atomic_write_json,
     encode_rows,
+    markdown_escape,
     normalizer,
     read_jsonl,
     read_text,
@@ -28,7 +29,7 @@ def read_rows(path: Path, fmt: str | None, text_column: str, label_column: str) 
     if not path.is_file():
         raise UserError(f"--data: {path} does not exist")
     fmt = fmt or ("csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl")
-    raw = _read_csv(path) if fmt == "csv" else _read_jsonl(path)
+    raw = _read_csv(path) if fmt == "csv" else read_jsonl(path, fix=ENCODING_FIX)
     rows = []
     for number, row in raw:
         if text_column not in row or label_column not in row:
@@ -50,10 +51,6 @@ def _read_csv(path: Path) -> list[tuple[int, dict]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     return [(i, row) for i, row in enumerate(reader, 2)]
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
-    return read_jsonl(path, fix=ENCODING_FIX)
 
 
 def check_rows(rows: list[dict], predictor: Any, path: Path, drop: bool) -> tuple[list, list]:
@@ -129,7 +126,7 @@ def evaluate_file(args: Any, hooks: Any) -> tuple[dict[str, Any], Path]:
         *errors,
     ]
     if result.get("notes"):
-        notes = "\n".join(f"- {report.escape(n, 500)}" for n in result["notes"])
+        notes = "\n".join(f"- {markdown_escape(n, 500)}" for n in result["notes"])
         sections.append(ReportSection("Notes", notes))
     intro = f"The model of run {report.code(run_dir)} on {report.code(path)}."
     report.write(out, f"Evaluation on {path.name}", intro, sections)

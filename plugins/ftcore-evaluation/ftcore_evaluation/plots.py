@@ -1,13 +1,14 @@
-"""Matplotlib helpers (Agg backend, PNG bytes) and the training curves of a run."""
+"""The training curves of a run (PNG figures from ``logs/metrics.csv``)."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from pathlib import Path
 from typing import Any
+
+from ftcore.api import figure_png, pyplot
 
 NOT_LOSS_TERMS = (
     "accuracy",
@@ -24,23 +25,6 @@ NOT_LOSS_TERMS = (
     "perplexity",
     "grad_norm",
 )
-
-
-def pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def png(fig: Any) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    pyplot().close(fig)
-    return buffer.getvalue()
 
 
 def read_metrics_csv(path: Path) -> list[dict[str, float]]:
@@ -134,7 +118,7 @@ def training_curves(run_dir: Path) -> dict[str, bytes]:
         ax.set_title(title)
         if file == "learning_rates.png" and _positive(rows, chosen):
             ax.set_yscale("log")
-        out[file] = png(fig)
+        out[file] = figure_png(fig)
     return out
 
 

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ftcore.api import atomic_write_text
-from ftcore.types import ReportSection
+from ftcore.api import ReportSection, atomic_write_text, markdown_escape
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
@@ -32,24 +31,6 @@ pre { background: #f6f8fa; padding: .8em; overflow-x: auto; }
 
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "figure"
-
-
-def table(header: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table (cells must already be escaped)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def escape(text: Any, limit: int = 300) -> str:
-    """Text safe inside Markdown (and a table cell): no HTML, pipes or line breaks."""
-    value = " ".join(str(text).split())
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    value = html.escape(value, quote=False).replace("|", "\\|").replace("](", "]\\(")
-    for char in "*`":
-        value = value.replace(char, "\\" + char)
-    return value
 
 
 def code(text: Any) -> str:
@@ -81,7 +62,10 @@ def markdown(title: str, intro: str, sections: list[ReportSection]) -> tuple[str
         parts += [f"## {section.title}", "", section.markdown.strip(), ""]
         for name, file, data in figures:
             images[f"figures/{file}"] = data
-            parts += [f"![{escape(section.title)}: {escape(name)}](figures/{file})", ""]
+            parts += [
+                f"![{markdown_escape(section.title)}: {markdown_escape(name)}](figures/{file})",
+                "",
+            ]
     return "\n".join(parts).rstrip() + "\n", images
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ftcore.types import ReportSection
+from ftcore.api import ReportSection, markdown_escape, markdown_table
 from ftcore_evaluation import datasummary, plots, report
-from ftcore_evaluation.report import code, escape, table
+from ftcore_evaluation.report import code
 from ftcore_evaluation.scoring import fmt_difference, fmt_interval
 
 
@@ -23,7 +23,7 @@ def metrics_markdown(result: dict[str, Any]) -> str:
     return (
         f"Test metrics on {result['examples']} examples with {level} percentile bootstrap "
         f"intervals ({boot['samples']} resamples, seed {boot['seed']}).\n\n"
-        + table(["metric", *map(escape, systems)], rows)
+        + markdown_table(["metric", *map(markdown_escape, systems)], rows)
     )
 
 
@@ -31,14 +31,14 @@ def comparisons_markdown(result: dict[str, Any]) -> str:
     """Paired differences per comparison, McNemar's test, and the verdicts."""
     parts = []
     for comp in result.get("comparisons", {}).values():
-        a, b = escape(comp["a"]), escape(comp["b"])
+        a, b = markdown_escape(comp["a"]), markdown_escape(comp["b"])
         rows = [
             [m, fmt_difference(d), "yes" if comp["significant_metrics"][m] else "no"]
             for m, d in comp["differences"].items()
         ]
         parts.append(
             f"**{a} − {b}** (paired: same resampled examples)\n\n"
-            + table(["metric", "difference [CI]", "CI excludes 0"], rows)
+            + markdown_table(["metric", "difference [CI]", "CI excludes 0"], rows)
         )
         test = comp.get("mcnemar")
         if test:
@@ -46,14 +46,14 @@ def comparisons_markdown(result: dict[str, Any]) -> str:
                 f"McNemar's test ({test['method']}) on accuracy: {test['b']} examples only "
                 f"{a} gets right, {test['c']} only {b} gets right; p = {test['p_value']:.3g}."
             )
-        parts.append(escape(comp["verdict"], 2000))
+        parts.append(markdown_escape(comp["verdict"], 2000))
     return "\n\n".join(parts)
 
 
 def forgetting_markdown(found: dict[str, Any]) -> str:
     rows = [
         [
-            escape(name),
+            markdown_escape(name),
             fmt_interval(f["before"]),
             fmt_interval(f["after"]),
             fmt_difference(f["change"]),
@@ -62,10 +62,14 @@ def forgetting_markdown(found: dict[str, Any]) -> str:
         for name, f in found.items()
     ]
     lines = [
-        table(["measure", "pretrained [CI]", "fine-tuned [CI]", "change [CI]", "forgot"], rows)
+        markdown_table(
+            ["measure", "pretrained [CI]", "fine-tuned [CI]", "change [CI]", "forgot"], rows
+        )
     ]
-    lines += [f"- {escape(f['description'], 500)}" for f in found.values() if f["description"]]
-    lines += [escape(f["verdict"], 1000) for f in found.values()]
+    lines += [
+        f"- {markdown_escape(f['description'], 500)}" for f in found.values() if f["description"]
+    ]
+    lines += [markdown_escape(f["verdict"], 1000) for f in found.values()]
     return "\n\n".join(lines)
 
 
@@ -84,7 +88,7 @@ def recipe_markdown(recipe: Any) -> str:
         ("strategies", strategies),
         ("seed", recipe.seed),
     ]
-    return table(["setting", "value"], [[k, escape(v)] for k, v in facts])
+    return markdown_table(["setting", "value"], [[k, markdown_escape(v)] for k, v in facts])
 
 
 def cost_markdown(run: Any, summary: dict[str, Any], result: dict[str, Any]) -> str:
@@ -114,18 +118,21 @@ def cost_markdown(run: Any, summary: dict[str, Any], result: dict[str, Any]) -> 
     rows.append(["peak memory (RSS)", f"{res.get('peak_rss_mib', 0)} MiB"])
     if "gpu_peak_mib" in res:
         rows.append(["peak GPU memory", f"{res['gpu_peak_mib']} MiB"])
-    return table(["what", "value"], rows)
+    return markdown_table(["what", "value"], rows)
 
 
 def verdict_markdown(result: dict[str, Any]) -> str:
     lines = []
     if result.get("verdict"):
+        best = markdown_escape(result["best_baseline"])
         lines.append(
-            f"**Fine-tuned vs the strongest baseline ({escape(result['best_baseline'])}):** "
-            + escape(result["verdict"], 2000)
+            f"**Fine-tuned vs the strongest baseline ({best}):** "
+            + markdown_escape(result["verdict"], 2000)
         )
     for name, f in result.get("forgetting", {}).items():
-        lines.append(f"**Forgetting ({escape(name)}):** " + escape(f["verdict"], 1000))
+        lines.append(
+            f"**Forgetting ({markdown_escape(name)}):** " + markdown_escape(f["verdict"], 1000)
+        )
     return "\n\n".join(lines) or "No baseline was evaluated, so there is no verdict."
 
 
@@ -154,7 +161,9 @@ def sections(run: Any, summary: dict[str, Any], result: dict[str, Any], errors: 
     found += run.hooks.report_sections(run=run, summary=summary)
     if result.get("notes"):
         found.append(
-            ReportSection("Notes", "\n".join(f"- {escape(n, 500)}" for n in result["notes"]))
+            ReportSection(
+                "Notes", "\n".join(f"- {markdown_escape(n, 500)}" for n in result["notes"])
+            )
         )
     return found
 

@@ -7,6 +7,7 @@ import json
 from ftcore_evaluation import datasummary, plots, report, scoring
 from ftcore_evaluation.stats import Interval
 
+from ftcore.api import markdown_escape
 from ftcore.types import ReportSection
 
 HEADER = (
@@ -41,7 +42,7 @@ def test_training_curves_and_unfreezing_events(tmp_path):
 
 def test_markdown_and_html_escape_data_and_embed_images(tmp_path):
     section = ReportSection(
-        "Example", report.escape("<script>alert(1)</script> | [x](http://e)"), {"a.png": b"PNG"}
+        "Example", markdown_escape("<script>alert(1)</script> | [x](http://e)"), {"a.png": b"PNG"}
     )
     paths = report.write(tmp_path, "Title", "intro", [section])
     page = (tmp_path / "report.html").read_text()

@@ -14,18 +14,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ftcore.api import ReportSection
+from ftcore.api import ReportSection, evaluation_option, markdown_escape, markdown_table
 
 TOP = 20
 SAMPLES = 5
 _BEFORE: dict[str, list[dict]] = {}  # run directory -> the pretrained model's predictions
-
-
-def _option(run: Any, key: str, default: Any) -> Any:
-    """An option of the recipe's ``evaluation:`` section, or ``default`` without one."""
-    section = getattr(run.recipe, "evaluation", None)
-    value = section.get(key) if hasattr(section, "get") else None
-    return default if value is None else value
 
 
 # --- scores (pure) ---------------------------------------------------------------------
@@ -77,16 +70,6 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 # --- error analysis ----------------------------------------------------------------------------
 
 
-def escape(text: Any, limit: int = 300) -> str:
-    """Text safe inside a Markdown table cell (no HTML, pipes or line breaks)."""
-    value = " ".join(str(text).split())
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        value = value.replace(char, entity)
-    return value.replace("*", "\\*").replace("`", "\\`").replace("](", "]\\(")
-
-
 def prompt_of(row: dict) -> str:
     return str(row.get("prompt", row.get("text", "")))
 
@@ -99,15 +82,16 @@ def samples_section(after: list[dict], before: list[dict] | None, rows: list[dic
     header = (
         ["#", "prompt", "pretrained", "fine-tuned"] if before else ["#", "prompt", "fine-tuned"]
     )
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cells = []
     for i in shown:
-        cells = [str(i), escape(prompt_of(rows[i]), 200)]
+        row = [str(i), markdown_escape(prompt_of(rows[i]), 200)]
         if before:
-            cells.append(escape(before[i].get("generated", ""), 300))
-        cells.append(escape(after[i]["generated"], 300))
-        lines.append("| " + " | ".join(cells) + " |")
+            row.append(markdown_escape(before[i].get("generated", ""), 300))
+        cells.append([*row, markdown_escape(after[i]["generated"], 300)])
     what = "before and after fine-tuning" if before else "after fine-tuning"
-    return ReportSection("Sample generations", f"Greedy, {what}.\n\n" + "\n".join(lines))
+    return ReportSection(
+        "Sample generations", f"Greedy, {what}.\n\n" + markdown_table(header, cells)
+    )
 
 
 def worst_section(predictions: list[dict], rows: list[dict], out_dir: Path) -> ReportSection:
@@ -118,14 +102,15 @@ def worst_section(predictions: list[dict], rows: list[dict], out_dir: Path) -> R
         for i in order:
             record = {"index": i, "prompt": prompt_of(rows[i]), **predictions[i]}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    lines = ["| # | token loss | prompt | reference |", "|---|---|---|---|"]
-    for i in order[:TOP]:
-        reference = rows[i].get("response", rows[i].get("answer", ""))
-        cells = [str(i), f"{predictions[i]['loss']:.3f}", escape(prompt_of(rows[i]), 200)]
-        lines.append("| " + " | ".join([*cells, escape(reference, 200)]) + " |")
+    cells = [
+        [str(i), f"{predictions[i]['loss']:.3f}", markdown_escape(prompt_of(rows[i]), 200)]
+        + [markdown_escape(rows[i].get("response", rows[i].get("answer", "")), 200)]
+        for i in order[:TOP]
+    ]
     text = (
         f"Every test example by its mean token loss, worst first, is in `worst_loss.jsonl`. "
-        f"The {min(TOP, len(order))} worst:\n\n" + "\n".join(lines)
+        f"The {min(TOP, len(order))} worst:\n\n"
+        + markdown_table(["#", "token loss", "prompt", "reference"], cells)
     )
     return ReportSection("Worst-loss examples", text)
 
@@ -142,12 +127,12 @@ def error_analysis(predictions: list[dict], rows: list[dict], out_dir: str) -> l
 
 def reference_texts(run: Any) -> tuple[str, list[str]]:
     """A general text unrelated to the task: hamlet (rotten_tomatoes when the task is it)."""
-    name = _option(run, "forgetting_dataset", None) or (
+    name = evaluation_option(run, "forgetting_dataset", None) or (
         "rotten_tomatoes" if run.recipe.data.source == "hamlet" else "hamlet"
     )
     raw = run.hooks.load_dataset(name=str(name), options=None, seed=run.recipe.seed)
     texts = [str(r["text"]) for r in raw.splits["test"] if str(r.get("text", "")).strip()]
-    return str(name), texts[: int(_option(run, "forgetting_test_rows", 300))]
+    return str(name), texts[: int(evaluation_option(run, "forgetting_test_rows", 300))]
 
 
 def token_losses(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> list[float]:
@@ -174,7 +159,7 @@ def token_losses(model: Any, tokenizer: Any, texts: list[str], max_length: int) 
 def forgetting(run: Any, model: Any) -> dict[str, Any]:
     """Mean token loss of ``model`` on a general text, per passage."""
     name, texts = reference_texts(run)
-    length = int(_option(run, "forgetting_max_length", 128))
+    length = int(evaluation_option(run, "forgetting_max_length", 128))
     values = token_losses(model, run.tokenizer, texts, length)
     return {
         f"{name} mean token loss": {

@@ -8,7 +8,6 @@ matplotlib are imported inside the functions.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import warnings
@@ -16,18 +15,13 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from ftcore import api
 from ftcore.api import DataInfo, ReportSection
 from ftcore_regression import targets as tg
 
 RIDGE_ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
 TOP = 20
-
-
-def _option(run: Any, key: str, default: Any) -> Any:
-    """An option of the recipe's ``evaluation:`` section, or ``default`` without one."""
-    section = getattr(run.recipe, "evaluation", None)
-    value = section.get(key) if hasattr(section, "get") else None
-    return default if value is None else value
+CELL_CHARS = 200  # report table cells are cut at this many characters
 
 
 # --- scores (pure) ---------------------------------------------------------------------
@@ -77,38 +71,6 @@ def score(predictions: list[dict]) -> dict[str, float]:
 # --- embeddings and probes ----------------------------------------------------------------
 
 
-def embed(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int) -> Any:
-    """Mean-pooled last hidden states of ``model`` (eval mode, no gradients), in text order."""
-    import numpy as np
-    import torch
-
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out: Any = None
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                enc = tokenizer(
-                    [texts[i] for i in chunk],
-                    truncation=True,
-                    max_length=max_length,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(device)
-                hidden = model(**enc, output_hidden_states=True).hidden_states[-1].float()
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).cpu().numpy()
-                if out is None:
-                    out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-                out[chunk] = pooled
-    finally:
-        model.train(was_training)
-    return out
-
-
 def sample(rows: list[dict], size: int, seed: int) -> list[dict]:
     """At most ``size`` rows, a seeded sample in the original order."""
     if len(rows) <= size:
@@ -136,7 +98,9 @@ def baselines(run: Any) -> dict[str, list[dict]]:
     from sklearn.preprocessing import StandardScaler
 
     info, recipe = run.info, run.recipe
-    train = sample(run.data.rows["train"], _option(run, "baseline_train_rows", 2000), recipe.seed)
+    train = sample(
+        run.data.rows["train"], api.evaluation_option(run, "baseline_train_rows", 2000), recipe.seed
+    )
     test = run.data.rows["test"]
     key, sep = "text", run.head_options.target_separator
     y_train = np.array([tg.parse(r["label"], sep) for r in train], dtype=float)
@@ -145,7 +109,7 @@ def baselines(run: Any) -> dict[str, list[dict]]:
     def features(rows: list[dict]) -> Any:
         texts = [r[key] for r in rows]
         model, size = run.module.model, recipe.data.eval_batch_size
-        return embed(model, run.tokenizer, texts, recipe.data.max_length, size)
+        return api.mean_pooled_embeddings(model, run.tokenizer, texts, recipe.data.max_length, size)
 
     probe = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
     predicted = probe.fit(features(train), y_train).predict(features(test)).reshape(len(test), -1)
@@ -159,25 +123,9 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 # --- error analysis -------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def png(fig: Any) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    return buffer.getvalue()
-
-
 def plots(pred: Any, true: Any) -> dict[str, bytes]:
     """Predicted-vs-true and residual-vs-predicted scatter plots (first target)."""
-    plt = _pyplot()
+    plt = api.pyplot()
     p, t = pred[:, 0], true[:, 0]
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.scatter(t, p, s=8, alpha=0.5)
@@ -187,24 +135,14 @@ def plots(pred: Any, true: Any) -> dict[str, bytes]:
     ax.set_ylabel("predicted")
     ax.set_title("Predicted vs true (test)")
     ax.legend(loc="upper left")
-    scatter = png(fig)
+    scatter = api.figure_png(fig)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.scatter(p, p - t, s=8, alpha=0.5)
     ax.axhline(0.0, color="gray", linestyle="--")
     ax.set_xlabel("predicted")
     ax.set_ylabel("residual (predicted − true)")
     ax.set_title("Residuals (test)")
-    return {"predicted_vs_true.png": scatter, "residuals.png": png(fig)}
-
-
-def escape(text: Any, limit: int = 200) -> str:
-    """Text safe inside a Markdown table cell (no HTML, pipes or line breaks)."""
-    value = " ".join(str(text).split())
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        value = value.replace(char, entity)
-    return value.replace("*", "\\*").replace("`", "\\`").replace("](", "]\\(")
+    return {"predicted_vs_true.png": scatter, "residuals.png": api.figure_png(fig)}
 
 
 def worst(pred: Any, true: Any, rows: list[dict], key: str) -> list[dict]:
@@ -231,13 +169,16 @@ def error_analysis(
     with (Path(out_dir) / "residuals.jsonl").open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    lines = ["| # | true | predicted | residual | text |", "|---|---|---|---|---|"]
-    for r in records[:TOP]:
-        shown = [", ".join(f"{v:.3g}" for v in r[k]) for k in ("target", "predicted", "residual")]
-        lines.append(f"| {r['index']} | " + " | ".join(shown) + f" | {escape(r['text'])} |")
+    shown = [
+        [r["index"]]
+        + [", ".join(f"{v:.3g}" for v in r[k]) for k in ("target", "predicted", "residual")]
+        + [api.markdown_escape(r["text"], CELL_CHARS)]
+        for r in records[:TOP]
+    ]
     text = (
         f"Every test example with its residual, largest first, is in `residuals.jsonl`. "
-        f"The {min(TOP, len(records))} worst:\n\n" + "\n".join(lines)
+        f"The {min(TOP, len(records))} worst:\n\n"
+        + api.markdown_table(["#", "true", "predicted", "residual", "text"], shown)
     )
     what = "first target; " if pred.shape[1] > 1 else ""
     return [
@@ -257,7 +198,10 @@ _REFERENCE: dict[str, Any] = {}
 
 def reference_rows(run: Any, name: str) -> tuple[list[dict], list[dict]]:
     """A seeded sample of the reference dataset's train and test rows (cached per run)."""
-    sizes = (_option(run, "forgetting_train_rows", 400), _option(run, "forgetting_test_rows", 300))
+    sizes = (
+        api.evaluation_option(run, "forgetting_train_rows", 400),
+        api.evaluation_option(run, "forgetting_test_rows", 300),
+    )
     key = (name, int(run.recipe.seed), *sizes)
     if _REFERENCE.get("key") == key and _REFERENCE["run"]() is run:
         return _REFERENCE["value"]
@@ -277,14 +221,19 @@ def forgetting(run: Any, model: Any) -> dict[str, Any]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    name = _option(run, "forgetting_dataset", None) or (
+    name = api.evaluation_option(run, "forgetting_dataset", None) or (
         "rotten_tomatoes" if run.recipe.data.source == "bbc_news" else "bbc_news"
     )
     train, test = reference_rows(run, str(name))
-    length, size = int(_option(run, "forgetting_max_length", 128)), run.recipe.data.eval_batch_size
+    length, size = (
+        int(api.evaluation_option(run, "forgetting_max_length", 128)),
+        run.recipe.data.eval_batch_size,
+    )
 
     def features(rows: list[dict]) -> Any:
-        return embed(model, run.tokenizer, [str(r["text"]) for r in rows], length, size)
+        return api.mean_pooled_embeddings(
+            model, run.tokenizer, [str(r["text"]) for r in rows], length, size
+        )
 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     with warnings.catch_warnings():
