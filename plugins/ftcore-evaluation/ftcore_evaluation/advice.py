@@ -19,7 +19,7 @@ from ftcore.api import (
     markdown_table,
     pyplot,
 )
-from ftcore_evaluation import assess, datasummary, scoring, stats
+from ftcore_evaluation import assess, datasummary, quality, scoring, stats
 from ftcore_evaluation.report import code
 from ftcore_evaluation.scoring import Bootstrap, fmt_interval
 
@@ -270,6 +270,7 @@ def ranking(models: list[assess.Model]) -> list[dict[str, Any]]:
                 "parameters": m.cost["parameters"]["total"],
                 "run_minutes": round(m.cost["run_seconds"] / 60, 1),
                 "memory_mib": m.cost["training_memory_estimate_mib"],
+                "logme": m.quality.get("logme"),
             }
         )
     return sorted(out, key=_rank_key)
@@ -292,14 +293,17 @@ def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
             f"{r['parameters'] / 1e6:.1f}M",
             f"{r['run_minutes']:.1f} min",
             f"{r['memory_mib']} MiB",
+            "n/a" if r.get("logme") is None else f"{r['logme']:.3f}",
         ]
         for i, r in enumerate(ranked)
     ]
     return (
         "Ranked by the strongest baseline's score (a proxy for how well the pretrained "
-        "representation fits the task), then by size.\n\n"
+        "representation fits the task), then by size; LogME of the frozen features is "
+        "shown beside it (higher: the features explain more of the labels).\n\n"
         + markdown_table(
-            ["rank", "model", "baseline [CI]", "parameters", "projected run", "memory"], rows
+            ["rank", "model", "baseline [CI]", "parameters", "projected run", "memory", "LogME"],
+            rows,
         )
     )
 
@@ -355,6 +359,7 @@ def model_json(model: assess.Model, projection: dict) -> dict[str, Any]:
         "learning_curve": [p.to_dict() for p in model.curve],
         "projection": {k: v for k, v in projection.items() if k != "draws"},
         "cost": model.cost,
+        "quality": model.quality,
         "seconds": model.seconds,
     }
 
@@ -372,6 +377,7 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str]:
         if "full" in projection:
             projection["fitted_points"] = len(points)
     lines = fine_tune_advice(main, projection, boot) + data_advice(main.data)
+    lines += quality.meaning(main.quality)
     return lines + [cost_advice(main)], projection, metric
 
 
@@ -387,6 +393,8 @@ def assessment_markdown(
         "\n".join(f"- {markdown_escape(line, 2000)}" for line in lines),
         "## Data",
         datasummary.markdown(main.data),
+        "## Data quality",
+        quality.markdown(main.quality),
         "## Baseline",
         baselines_markdown(main),
         "## Learning curve",

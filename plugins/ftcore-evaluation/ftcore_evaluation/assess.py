@@ -24,7 +24,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 
-from ftcore_evaluation import datasummary, evaluate, scoring, stats
+from ftcore_evaluation import datasummary, evaluate, quality, scoring, stats
 from ftcore_evaluation.scoring import Bootstrap
 
 MIN_POINT_ROWS = 64
@@ -63,6 +63,7 @@ class Model:
     curve: list[Point] = field(default_factory=list)
     seconds: float = 0.0
     monitor: Any = None  # the head's Monitor: its primary metric and direction
+    quality: dict[str, Any] = field(default_factory=dict)  # LogME, label issues, thin spots
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -333,6 +334,8 @@ def assess_model(
         baseline_seconds=round(time.perf_counter() - t0, 1),
         monitor=run.head.monitor(options=run.head_options),
     )
+    log(f"{name}: data quality and transferability (LogME, label issues)")
+    model.quality = quality.assess_quality(run, base)
     if curve_budget is not None:
         left = curve_budget - (time.perf_counter() - started)
         model.curve = learning_curve(run, base, score, boot, max(left, 1.0), work, log)

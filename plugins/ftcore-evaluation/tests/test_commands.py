@@ -145,6 +145,11 @@ def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
     assert "## Model choice" in text and found["candidates"][0]["cost"]["total_steps"] == 32
     assert (out / "assessment.md").read_text() == text
     assert (out / "learning_curve.png").is_file() and not (out / ".work").exists()
+    quality = found["quality"]
+    assert quality["sample_rows"] == 64 and isinstance(quality["logme"], float)
+    assert {"suspects", "near_duplicates", "thin_spots", "logme_random_features"} <= set(quality)
+    assert "## Data quality" in text and "LogME" in text
+    assert all(isinstance(r["logme"], float) for r in found["ranking"])
 
 
 def test_models_lists_bundled_models(capsys):
