@@ -236,6 +236,19 @@ def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
     return text
 
 
+def samples_line(model: assess.Model) -> str:
+    """The sample sizes the budget allowed (empty when nothing was limited)."""
+    found = model.samples
+    if not found.get("embedding_rows_per_second"):
+        return ""
+    return (
+        f"Sampled to fit the budget (the pretrained model embeds "
+        f"{found['embedding_rows_per_second']:.0f} rows/s here): holdout {found['holdout']} "
+        f"rows, probe trained on {found['baseline_train']} rows, quality sample "
+        f"{found['quality']} rows.\n\n"
+    )
+
+
 def cost_markdown(model: assess.Model) -> str:
     c = model.cost
     p = c["parameters"]
@@ -360,6 +373,7 @@ def model_json(model: assess.Model, projection: dict) -> dict[str, Any]:
         "projection": {k: v for k, v in projection.items() if k != "draws"},
         "cost": model.cost,
         "quality": model.quality,
+        "samples": model.samples,
         "seconds": model.seconds,
     }
 
@@ -396,7 +410,7 @@ def assessment_markdown(
         "## Data quality",
         quality.markdown(main.quality),
         "## Baseline",
-        baselines_markdown(main),
+        samples_line(main) + baselines_markdown(main),
         "## Learning curve",
         curve_markdown(main, projection, metric),
     ]
@@ -436,11 +450,15 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
     work = out / ".work"
     work.mkdir(parents=True, exist_ok=True)
     names = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    names = [n for n in names if n != recipe.model.name]
     others = []
     try:
-        for name in (n for n in names if n != recipe.model.name):
+        for i, name in enumerate(names):
             other, _ = load_recipe(args.recipe, [*overrides, f"model.name={name}"], hooks)
-            others.append(assess.assess_model(other, hooks, work, boot, log, None))
+            # each candidate gets an equal share of what is left (the main model too)
+            left = args.budget - (time.perf_counter() - started) - RESERVE_SECONDS
+            share = max(left, 1.0) / (len(names) - i + 1)
+            others.append(assess.assess_model(other, hooks, work, boot, log, None, share))
         left = args.budget - (time.perf_counter() - started) - RESERVE_SECONDS
         main = assess.assess_model(recipe, hooks, work, boot, log, max(left, 1.0))
     finally:

@@ -24,10 +24,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 
+from ftcore.api import evaluation_option
 from ftcore_evaluation import datasummary, evaluate, quality, scoring, stats
 from ftcore_evaluation.scoring import Bootstrap
 
 MIN_POINT_ROWS = 64
+MIN_PROBE_ROWS = 200
 CALIBRATION_STEPS = 12
 
 
@@ -64,16 +66,20 @@ class Model:
     seconds: float = 0.0
     monitor: Any = None  # the head's Monitor: its primary metric and direction
     quality: dict[str, Any] = field(default_factory=dict)  # LogME, label issues, thin spots
+    samples: dict[str, Any] = field(default_factory=dict)  # rows each step used
 
 
 # --- set-up ------------------------------------------------------------------------------
 
 
-def holdout(run: Any, seed: int) -> None:
-    """Validation split -> (validation half, pseudo-test half); the real test is not used."""
+def holdout(run: Any, seed: int, limit: int | None = None) -> None:
+    """Validation split -> (validation half, pseudo-test half); the real test is not used.
+    ``limit``: at most that many rows in each half (a seeded sample)."""
     rows, features = run.data.rows["validation"], run.datamodule.features["validation"]
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
+    if limit is not None:
+        order = order[: 2 * max(limit, 1)]
     half = max(1, len(order) // 2)
     first, second = order[:half], order[half:] or order[:half]
     run.data.rows["validation"] = [rows[i] for i in first]
@@ -83,15 +89,67 @@ def holdout(run: Any, seed: int) -> None:
 
 
 def prepare(recipe: Any, hooks: Any, work: Path) -> tuple[Any, dict[str, Any]]:
-    """A Run with data loaded, validation halved and the pretrained model built; the data
-    summary (of the real splits, before halving)."""
+    """A Run with data loaded and the pretrained model built; the data summary (of the real
+    splits). The validation split is halved by :func:`holdout` once the budget is known."""
     from ftcore.api import build_module, setup_run
 
     run = setup_run(recipe, hooks=hooks, run_dir=work, model=False, seed=False)
     facts = datasummary.summary(run.data, run.tokenizer, recipe.data.max_length)
-    holdout(run, int(recipe.seed))
     build_module(run)
     return run, facts
+
+
+# --- the budget --------------------------------------------------------------------------------
+
+
+@dataclass
+class Budget:
+    """How many rows each embedding step may use, from the measured embedding rate.
+
+    ``share`` of the seconds go to embedding (the probe baseline's training and holdout
+    rows, the quality sample); the rest to the learning curve or the cost calibration.
+    """
+
+    rate: float  # rows embedded per second (measured on the training texts)
+    seconds: float  # this model's seconds, from now
+    share: float = 0.35
+
+    def rows(self) -> int:
+        return max(MIN_PROBE_ROWS, int(self.rate * self.seconds * self.share))
+
+    def sizes(self, train: int, validation: int) -> dict[str, int]:
+        total = self.rows()
+        return {
+            "holdout": min(validation // 2 or 1, max(MIN_POINT_ROWS, int(0.2 * total))),
+            "baseline_train": min(train, max(MIN_POINT_ROWS, int(0.4 * total))),
+            "quality": min(train, max(MIN_POINT_ROWS, int(0.4 * total))),
+        }
+
+
+def embedding_rate(run: Any, base: Any, rows: int = 64) -> float:
+    """Rows per second the pretrained model embeds (mean-pooled), on training texts."""
+    from ftcore.api import mean_pooled_embeddings
+
+    train = [r for r in run.data.rows["train"][:rows] if isinstance(r.get("text"), str)]
+    if not train:
+        return math.inf  # no text rows: nothing is embedded
+    started = time.perf_counter()
+    mean_pooled_embeddings(
+        base,
+        run.tokenizer,
+        [r["text"] for r in train],
+        run.recipe.data.max_length,
+        run.recipe.data.eval_batch_size,
+    )
+    return len(train) / max(time.perf_counter() - started, 1e-6)
+
+
+def set_evaluation_option(recipe: Any, key: str, value: Any) -> None:
+    from omegaconf import OmegaConf, open_dict
+
+    OmegaConf.set_readonly(recipe, False)
+    with open_dict(recipe):
+        OmegaConf.update(recipe, f"evaluation.{key}", value, force_add=True)
 
 
 def parameters(model: Any) -> dict[str, int]:
@@ -203,10 +261,19 @@ def curve_sizes(n_train: int, batch_size: int) -> list[int]:
 
 
 def learning_curve(
-    run: Any, base: Any, score: Any, boot: Bootstrap, budget: float, work: Path, log: Any
+    run: Any,
+    base: Any,
+    score: Any,
+    boot: Bootstrap,
+    budget: float,
+    work: Path,
+    log: Any,
+    rate: float | None = None,
 ) -> list[Point]:
-    """Short runs on growing subsets, as many as fit in ``budget`` seconds."""
+    """Short runs on growing subsets, as many as fit in ``budget`` seconds (the first one
+    too, estimated from ``rate``, rows embedded per second, when given)."""
     points: list[Point] = []
+    holdout_rows = len(run.data.rows["test"])
     started = time.perf_counter()
     indices = stats.resample_indices(len(run.data.rows["test"]), boot.samples, boot.seed)
     for size in curve_sizes(len(run.data.rows["train"]), run.recipe.data.batch_size):
@@ -215,9 +282,12 @@ def learning_curve(
         if points:
             last = points[-1]
             expected = 1.15 * steps * last.fit_seconds / max(last.steps, 1) + last.eval_seconds
-            if expected > left:
-                log(f"learning curve: {size} rows would take ~{expected:.0f} s, {left:.0f} s left")
-                break
+        else:  # a training step costs about three forward passes (forward + backward)
+            per_row = 1.0 / rate if rate else 0.0
+            expected = per_row * (3 * steps * run.recipe.data.batch_size + holdout_rows)
+        if expected > left:
+            log(f"learning curve: {size} rows would take ~{expected:.0f} s, {left:.0f} s left")
+            break
         log(f"learning curve: fine-tuning on {size} rows ({steps} steps)")
         done = short_run(run, base, size, work)
         preds = done.pop("predictions")
@@ -311,16 +381,38 @@ def calibrate(run: Any, base: Any, work: Path) -> dict:
 
 
 def assess_model(
-    recipe: Any, hooks: Any, work: Path, boot: Bootstrap, log: Any, curve_budget: float | None
+    recipe: Any,
+    hooks: Any,
+    work: Path,
+    boot: Bootstrap,
+    log: Any,
+    curve_budget: float | None,
+    seconds: float | None = None,
 ) -> Model:
-    """Data facts, baselines with intervals, learning curve (if budgeted) and cost."""
+    """Data facts, baselines with intervals, quality, learning curve (if budgeted), cost.
+
+    seconds: this model's share of the budget (sizes the embedding samples; default
+    ``curve_budget``, and no limit when both are None).
+    """
     started = time.perf_counter()
     name = recipe.model.name
     log(f"{name}: loading the data and the pretrained model")
     run, facts = prepare(recipe, hooks, work)
     sizes = dict(facts["rows"])
     base, score = run.module.model, evaluate.scorer(run.head, run.head_options, run.info)
-    log(f"{name}: baselines (embedding {sizes['train']} training rows)")
+    allowed = seconds if seconds is not None else curve_budget
+    budget = None
+    if allowed is not None:
+        left = allowed - (time.perf_counter() - started)
+        budget = Budget(rate=embedding_rate(run, base), seconds=max(left, 1.0))
+    used = budget.sizes(sizes["train"], sizes["validation"]) if budget else {}
+    holdout(run, int(recipe.seed), used.get("holdout"))
+    if used:  # the recipe's evaluation.baseline_train_rows, or fewer to fit the budget
+        configured = int(evaluation_option(run, "baseline_train_rows", 2000))
+        set_evaluation_option(
+            run.recipe, "baseline_train_rows", min(configured, used["baseline_train"])
+        )
+    log(f"{name}: baselines")
     t0 = time.perf_counter()
     found = run.head.baseline(run=run, options=run.head_options) or {}
     scored = scoring.score_systems(score, found, boot) if found else scoring.Scored()
@@ -335,10 +427,19 @@ def assess_model(
         monitor=run.head.monitor(options=run.head_options),
     )
     log(f"{name}: data quality and transferability (LogME, label issues)")
-    model.quality = quality.assess_quality(run, base)
+    model.quality = quality.assess_quality(run, base, used.get("quality", quality.ROWS))
+    model.samples = {
+        "embedding_rows_per_second": round(budget.rate, 1) if budget else None,
+        "holdout": model.holdout,
+        "baseline_train": min(
+            sizes["train"], int(evaluation_option(run, "baseline_train_rows", 2000))
+        ),
+        "quality": model.quality.get("sample_rows"),
+    }
     if curve_budget is not None:
         left = curve_budget - (time.perf_counter() - started)
-        model.curve = learning_curve(run, base, score, boot, max(left, 1.0), work, log)
+        rate = budget.rate if budget else None
+        model.curve = learning_curve(run, base, score, boot, max(left, 1.0), work, log, rate)
         timing = model.curve[-1].to_dict() if model.curve else calibrate(run, base, work)
     else:
         log(f"{name}: measuring seconds per step ({CALIBRATION_STEPS} steps)")

@@ -163,3 +163,22 @@ def test_assess_reports_a_bad_recipe_in_one_line(capsys):
     assert main(["assess", "no-such-recipe", "--budget", "10"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ftcore: error:") and "no-such-recipe" in err
+
+
+def test_assess_budget_sizes_the_samples_from_the_embedding_rate():
+    from ftcore_evaluation.assess import MIN_PROBE_ROWS, Budget
+
+    slow = Budget(rate=10.0, seconds=100.0)  # 350 rows may be embedded
+    assert slow.rows() == 350
+    assert slow.sizes(train=50_000, validation=6_000) == {
+        "holdout": 70,
+        "baseline_train": 140,
+        "quality": 140,
+    }
+    fast = Budget(rate=1000.0, seconds=180.0)
+    assert fast.sizes(train=8_000, validation=1_000) == {
+        "holdout": 500,
+        "baseline_train": 8_000,
+        "quality": 8_000,
+    }
+    assert Budget(rate=0.1, seconds=10.0).rows() == MIN_PROBE_ROWS
