@@ -1,4 +1,4 @@
-"""Every discovered plugin passes the shared conformance suite (:mod:`ftcore.conformance`).
+"""Every discovered plugin passes the shared conformance suite (:mod:`ftcore_devkit.conformance`).
 
 Parametrised over the entry points that ``get_plugin_manager()`` finds, so a new plugin
 distribution is covered as soon as it is installed. The second half checks that each
@@ -10,10 +10,10 @@ from __future__ import annotations
 import types
 
 import pytest
+from ftcore_devkit import conformance
 
 import ftcore
 import ftcore.api
-from ftcore import conformance
 from ftcore.manager import get_plugin_manager
 from ftcore.types import Component
 

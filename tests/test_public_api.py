@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ftcore_devkit import conformance
+
 import ftcore.api as api
-from ftcore import conformance
 from ftcore.types import BaseHead, Head
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +71,7 @@ def test_no_task_guard_is_left_in_any_plugin():
 
 
 def test_the_first_party_heads_are_head_objects():
-    from ftcore.testing import build_hooks
+    from ftcore_devkit.testing import build_hooks
 
     hooks = build_hooks([])
     for task in ("classification", "regression", "generation"):

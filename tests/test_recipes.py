@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from ftcore_devkit.testing import base_recipe, build_hooks
 from omegaconf import OmegaConf
 
 from ftcore.errors import RecipeError
 from ftcore.recipe import load_recipe, loader
 from ftcore.recipe.validate import validate
-from ftcore.testing import base_recipe, build_hooks
 
 ROOT = Path(__file__).resolve().parent.parent
 

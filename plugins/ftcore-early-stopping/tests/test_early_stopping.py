@@ -6,22 +6,15 @@ import json
 
 import pytest
 import torch
+from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 from omegaconf import OmegaConf
 
 import ftcore
 from ftcore.errors import RecipeError
 from ftcore.recipe.loader import apply_overrides
 from ftcore.recipe.validate import validate
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models gain nothing from more, and lose much on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # epoch:    0     1     2     3     4     5     6
