@@ -11,11 +11,11 @@ from ftcore_devkit.testing import (
     base_recipe,
     build_hooks,
     execute_recipe,
-    make_rows,
     resume_run,
+    tiny_splits,
 )
 
-SPLITS = {"train": make_rows(40), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=40, validation=8, test=8)
 OVERRIDES = [
     "trainer.max_epochs=3",
     "checkpoint.every_n_steps=2",

@@ -35,6 +35,7 @@ from ftcore_devkit.testing import (
     execute_recipe,
     make_rows,
     resume_run,
+    tiny_splits,
 )
 from omegaconf import OmegaConf
 
@@ -43,7 +44,7 @@ from ftcore.errors import UserError
 from ftcore.recipe.validate import validate
 from ftcore.run import resume_checkpoint
 
-SPLITS = {"train": make_rows(40), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=40, validation=8, test=8)
 OVERRIDES = ["trainer.max_epochs=3", "checkpoint.every_n_steps=2", "optim.lr=3e-3"]
 
 

@@ -18,8 +18,8 @@ from ftcore_devkit.testing import (
     base_recipe,
     build_hooks,
     execute_recipe,
-    make_rows,
     tiny_bert_config,
+    tiny_splits,
 )
 from omegaconf import OmegaConf
 
@@ -29,7 +29,7 @@ from ftcore.schedules import base_factor, lambdas
 from ftcore.types import DataInfo, OptimizerGroup
 
 LR = 1e-3
-SPLITS = {"train": make_rows(64), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=64, validation=8, test=8)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

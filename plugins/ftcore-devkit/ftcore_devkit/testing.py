@@ -63,11 +63,14 @@ def make_rows(n: int, seed: int = 0) -> list[Row]:
     return rows
 
 
-def tiny_splits(seed: int = 0) -> dict[str, list[Row]]:
+def tiny_splits(
+    seed: int = 0, train: int = 64, validation: int = 16, test: int = 16
+) -> dict[str, list[Row]]:
+    """``make_rows`` splits: ``train`` / ``validation`` / ``test`` rows (seeds seed, +1, +2)."""
     return {
-        "train": make_rows(64, seed),
-        "validation": make_rows(16, seed + 1),
-        "test": make_rows(16, seed + 2),
+        "train": make_rows(train, seed),
+        "validation": make_rows(validation, seed + 1),
+        "test": make_rows(test, seed + 2),
     }
 
 
@@ -567,17 +570,22 @@ class StubComponent:
 
 
 def recipe_problems(
-    recipe: dict, overrides: list[str] = (), hooks: Any = None, plugins: Iterable[object] = ()
+    recipe: dict,
+    overrides: list[str] = (),
+    hooks: Any = None,
+    plugins: Iterable[object] = (),
+    disable: Iterable[str] = (),
 ) -> list[str]:
     """The problems validation reports for a recipe dict with overrides (``[]`` when it is
-    valid), one ``"dotted.path: what is wrong"`` line each, as ``ftcore validate`` shows."""
+    valid), one ``"dotted.path: what is wrong"`` line each, as ``ftcore validate`` shows.
+    hooks, or plugins and disable (installed plugins left out): as for :func:`build_hooks`."""
     from omegaconf import OmegaConf
 
     from ftcore.errors import RecipeError
     from ftcore.recipe.loader import apply_overrides
     from ftcore.recipe.validate import validate
 
-    hooks = hooks or build_hooks(plugins)
+    hooks = hooks or build_hooks(plugins, disable=disable)
     raw = apply_overrides(OmegaConf.create(recipe), list(overrides))
     try:
         validate(raw, hooks, source="test", default_name="test")

@@ -6,7 +6,13 @@ import json
 
 import pytest
 import torch
-from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    tiny_splits,
+)
 from omegaconf import OmegaConf
 
 import ftcore
@@ -19,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # epoch:    0     1     2     3     4     5     6
 SCRIPT = [0.50, 0.70, 0.60, 0.705, 0.65, 0.95, 0.99]
-SPLITS = {"train": make_rows(16), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=16, validation=8, test=8)
 
 
 class Scripted:

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from ftcore_devkit.testing import make_generation_rows, tiny_llama_config
+from ftcore_devkit.testing import base_recipe, make_generation_rows, tiny_llama_config
 
 
 def smollm2_tokenizer(folder: Path) -> Path:
@@ -77,19 +77,8 @@ def text_splits() -> dict[str, list[dict]]:
 
 
 def generation_recipe(model_dir: Path, fmt: str = "instruction", **head) -> dict:
-    return {
-        "name": "gen-test",
-        "task": "generation",
-        "seed": 0,
-        "model": {"name": str(model_dir)},
-        "data": {"source": "memory", "batch_size": 8, "eval_batch_size": 8, "max_length": 64},
-        "head": {"format": fmt, "max_new_tokens": 8, "eval_generate_limit": 4, **head},
-        "optim": {"lr": 1e-3},
-        "trainer": {
-            "max_epochs": 1,
-            "progress_bar": False,
-            "accelerator": "cpu",
-            "devices": "1",
-            "log_every_n_steps": 1,
-        },
-    }
+    recipe = base_recipe(model_dir, task="generation")
+    recipe["name"] = "gen-test"
+    recipe["data"].update(eval_batch_size=8, max_length=64)
+    recipe["head"] = {"format": fmt, "max_new_tokens": 8, "eval_generate_limit": 4, **head}
+    return recipe

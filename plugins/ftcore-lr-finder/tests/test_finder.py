@@ -9,7 +9,14 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
-from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    make_rows,
+    tiny_splits,
+)
 from ftcore_lr_finder.curve import analyse
 from ftcore_lr_finder.sweep import run_sweep
 from safetensors.torch import load_file
@@ -107,7 +114,7 @@ def test_suggestion_is_near_the_known_good_rate_and_lightnings(tmp_path):
 
 # --- on a recipe ---------------------------------------------------------------------------
 
-SPLITS = {"train": make_rows(32), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=32, validation=8, test=8)
 FINDER = ["strategies.lr_finder.num_steps=20", "strategies.lr_finder.max_lr=0.1"]
 
 

@@ -12,9 +12,9 @@ from ftcore_devkit.testing import (
     base_recipe,
     build_hooks,
     execute_recipe,
-    make_rows,
     recipe_problems,
     tiny_bert_config,
+    tiny_splits,
 )
 from ftcore_regularization import anchor
 from ftcore_regularization import plugin as reg
@@ -150,7 +150,7 @@ class Check:
 
 def test_terms_are_logged_and_equal_the_penalty_in_a_run(tmp_path, tiny_model_dir):
     check = Check(tiny_model_dir, alpha=0.5)
-    splits = {"train": make_rows(32), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+    splits = tiny_splits(train=32, validation=8, test=8)
     hooks = build_hooks([MemoryDataset(splits), check])
     overrides = [
         "strategies.l2_sp.alpha=0.5",
@@ -172,21 +172,19 @@ def test_terms_are_logged_and_equal_the_penalty_in_a_run(tmp_path, tiny_model_di
         assert not [k for k in f.keys() if "ftcore" in k or ".ref" in k]
 
 
-def problems(tiny_model_dir, overrides, plugins=()):
-    hooks = build_hooks([MemoryDataset({}), *plugins], disable=["lora"])
-    return recipe_problems(base_recipe(tiny_model_dir), overrides, hooks=hooks)
-
-
 def test_validate_reports_bad_combinations(tiny_model_dir):
-    found = problems(
-        tiny_model_dir,
+    found = recipe_problems(
+        base_recipe(tiny_model_dir),
         ["strategies.l2_sp.alpha=0.01", "strategies.lora={}"],
-        [StubComponent("strategy", "lora")],
+        plugins=[MemoryDataset({}), StubComponent("strategy", "lora")],
+        disable=["lora"],
     )
     assert found == ["strategies: 'l2_sp' cannot be combined with 'lora'; remove one of them"]
-    found = problems(
-        tiny_model_dir,
+    found = recipe_problems(
+        base_recipe(tiny_model_dir),
         ["strategies.l2.apply_to=[all]", "strategies.l2_sp.apply_to=[backbone, '(']"],
+        plugins=[MemoryDataset({})],
+        disable=["lora"],
     )
     assert [p.split(":")[0] for p in found] == [
         "strategies.l2_sp.apply_to[1]",

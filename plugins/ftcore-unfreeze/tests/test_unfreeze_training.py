@@ -21,9 +21,9 @@ from ftcore_devkit.testing import (
     build_hooks,
     execute_recipe,
     last_checkpoint,
-    make_rows,
     recipe_problems,
     resume_run,
+    tiny_splits,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -89,9 +89,7 @@ def schedule_run(tmp_path_factory, tiny_model_dir):
     recorder = Recorder()
     hooks = build_hooks(
         [
-            MemoryDataset(
-                {"train": make_rows(64), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
-            ),
+            MemoryDataset(tiny_splits(train=64, validation=8, test=8)),
             LightningCallbacks(recorder),
         ]
     )
@@ -149,7 +147,7 @@ RESUME = [
     "strategies.gradual_unfreezing.warmup_steps=2",
     "strategies.discriminative_lr.decay=2.6",
 ]
-SPLITS = {"train": make_rows(40), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=40, validation=8, test=8)
 
 
 class CountSteps(L.Callback):
@@ -193,22 +191,18 @@ def test_resume_in_the_middle_of_the_schedule_is_exact(tmp_path, tiny_model_dir)
 # --- recipe checks ----------------------------------------------------------------------
 
 
-def _validate(tiny_model_dir, overrides, plugins=()):
-    hooks = build_hooks([MemoryDataset(SPLITS), *plugins], disable=["lora"])
-    return recipe_problems(base_recipe(tiny_model_dir), overrides, hooks=hooks)
-
-
 def test_validate_reports_bad_combinations(tiny_model_dir):
-    problems = _validate(
-        tiny_model_dir,
+    problems = recipe_problems(
+        base_recipe(tiny_model_dir),
         ["strategies.gradual_unfreezing.unit=step", "strategies.lora={}"],
-        [StubComponent("strategy", "lora")],
+        plugins=[MemoryDataset(SPLITS), StubComponent("strategy", "lora")],
+        disable=["lora"],
     )
     assert problems == [
         "strategies: 'gradual_unfreezing' cannot be combined with 'lora'; remove one of them"
     ]
-    problems = _validate(
-        tiny_model_dir,
+    problems = recipe_problems(
+        base_recipe(tiny_model_dir),
         [
             "optim.schedule=one_cycle",
             "trainer.strategy=ddp",
@@ -217,6 +211,8 @@ def test_validate_reports_bad_combinations(tiny_model_dir):
             "strategies.gradual_unfreezing.milestones=[3,1]",
             "strategies.discriminative_lr.groups={low: '(', high: classifier}",
         ],
+        plugins=[MemoryDataset(SPLITS)],
+        disable=["lora"],
     )
     assert sorted(p.split(":")[0] for p in problems) == [
         "strategies.discriminative_lr.groups.low",
