@@ -156,8 +156,9 @@ def side_lightning(args: argparse.Namespace, clock: StepClock) -> None:
 
 
 def _ftcore(args: argparse.Namespace, clock: StepClock, strategies: dict | None) -> None:
+    from ftcore_devkit.testing import MemoryDataset, base_recipe, execute_recipe
+
     import ftcore
-    from ftcore.testing import MemoryDataset, base_recipe, execute_recipe
 
     class ClockPlugin:
         @ftcore.hookimpl
@@ -237,7 +238,7 @@ def side_hf_trainer(args: argparse.Namespace, clock: StepClock) -> None:
 
 def installed_strategies() -> list[str]:
     """Which of the strategies the ftcore_strategies side needs are installed."""
-    from ftcore.testing import build_hooks
+    from ftcore_devkit.testing import build_hooks
 
     return [n for n in STRATEGIES if n in build_hooks().names("strategy")]
 

@@ -37,9 +37,8 @@ def save_tiny_bert(
     """A randomly initialised BERT (``hidden`` wide, ``layers`` deep) with MiniLM's tokenizer
     (from ``tokenizer_dir`` when given, else from the MiniLM package)."""
     import torch
+    from ftcore_devkit.testing import _bert_tokenizer
     from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from ftcore.testing import _bert_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir) if tokenizer_dir else _bert_tokenizer()
     torch.manual_seed(seed)

@@ -62,11 +62,6 @@ def _parser() -> argparse.ArgumentParser:
         "resolved, every default filled in)",
     )
     sub.add_parser("plugins", help="list plugins: distribution, version, hooks, status")
-    from ftcore import scaffold
-
-    scaffold.add_arguments(
-        sub.add_parser("new-plugin", help="write a new plugin: strategy, head, dataset, callback")
-    )
     pred = sub.add_parser("predict", help="predict with the exported model of a run")
     pred.add_argument("run_dir")
     group = pred.add_mutually_exclusive_group(required=True)
@@ -303,19 +298,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_new_plugin(args: argparse.Namespace) -> int:
-    from ftcore.scaffold import run
-
-    return run(args)
-
-
 COMMANDS = {
     "run": cmd_run,
     "validate": cmd_validate,
     "recipes": cmd_recipes,
     "plugins": cmd_plugins,
     "predict": cmd_predict,
-    "new-plugin": cmd_new_plugin,
 }
 
 

@@ -7,8 +7,8 @@ with ``-v``. Errors that end a command are not logged: they are raised as
 :class:`ftcore.errors.UserError` and printed once by the command line.
 
 Plugins log the same way, with ``logging.getLogger(__name__)``. A plugin whose package is
-named ``ftcore_*`` (``ftcore_evaluation``, ``ftcore_lora``) is shown under its
-distribution's name (``ftcore-evaluation: ...``); a plugin with another package name logs
+named ``ftcore_*`` (``ftcore_my_plugin``) is shown under its distribution's name
+(``ftcore-my-plugin: ...``); a plugin with another package name logs
 to a child of ``ftcore.plugins`` instead, e.g. ``logging.getLogger("ftcore.plugins.mine")``,
 shown as ``mine: ...``. Anything else is a library, kept back as described below.
 
@@ -18,7 +18,7 @@ console up, once per command, with :class:`Console`, a handler on stderr::
     ftcore: MESSAGE                 ftcore's info (hidden by -q)
     ftcore: warning: MESSAGE        ftcore's warning (errors: "ftcore: error: ...")
     ftcore: debug: MESSAGE          ftcore's debug (shown by -v)
-    ftcore-evaluation: MESSAGE      a plugin's info
+    ftcore-my-plugin: MESSAGE       a plugin's info
     lightning: MESSAGE              a library's notice (shown by -v)
 
 What is shown, per verbosity::

@@ -39,6 +39,11 @@ class MissingPluginError(UserError):
     """A recipe names a component no installed plugin provides."""
 
 
+# Said when a recipe names a component that no installed plugin provides: core names no
+# plugin distribution, the generated plugin reference does.
+PLUGINS_HINT = "docs/reference/plugins.md lists the plugins and what each provides; "
+
+
 def did_you_mean(word: str, choices: list[str], prefix: str = "") -> str:
     """Return ``" (did you mean 'prefix.x'?)"`` for the closest choice, or ``""``."""
     import difflib

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from ftcore import console
-from ftcore.catalog import provider_hint
-from ftcore.errors import MissingPluginError, UserError, did_you_mean
+from ftcore.errors import PLUGINS_HINT, MissingPluginError, UserError, did_you_mean
 from ftcore.hookcheck import HookResultError
 from ftcore.manager import FtcorePluginManager
 from ftcore.types import (
@@ -102,7 +101,6 @@ class Hooks:
     def missing_message(self, kind: str, name: str, where: str) -> str:
         known = self.names(kind)
         hint = did_you_mean(name, known)
-        install = provider_hint(kind, name)
         choices = ", ".join(known) or "none installed"
         failed = "".join(
             f"; plugin '{r.name}' ({r.distribution}) failed to load and may provide it: {r.error}"
@@ -110,7 +108,7 @@ class Hooks:
         )
         return (
             f"{where}: no installed plugin provides {kind} '{name}'{hint}; "
-            f"{install}available: {choices}{failed}"
+            f"{PLUGINS_HINT}available: {choices}{failed}"
         )
 
     def commands(self) -> list[Command]:

@@ -47,7 +47,7 @@ class FtcorePluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.records: list[PluginRecord] = []
         # called with ("Head.<method>", kwargs) before every head method call (tracing,
-        # ftcore.testing.HookRecorder); see ftcore.heads.HeadCaller
+        # a test kit's hook recorder); see ftcore.heads.HeadCaller
         self.head_observers: list[Any] = []
 
     def record_for(self, plugin_name: str) -> PluginRecord | None:

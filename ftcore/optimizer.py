@@ -202,7 +202,7 @@ def torch_groups(model: Any, planned: list[OptimizerGroup]) -> list[dict]:
 
 NO_LR_FINDER = (
     "optim.lr: 'auto' needs an LR-finder plugin to pick the rate "
-    "(pip install -e plugins/ftcore-lr-finder), or set a number"
+    "(docs/reference/plugins.md lists the plugins), or set a number"
 )
 
 

@@ -247,9 +247,7 @@ def load_adapter(model: Any, folder: Path) -> Any:
     try:
         from peft import PeftModel
     except ImportError:
-        raise UserError(
-            "--adapter needs the peft package: pip install -e plugins/ftcore-lora"
-        ) from None
+        raise UserError("--adapter needs the peft package: pip install peft") from None
     return PeftModel.from_pretrained(model, str(folder))
 
 

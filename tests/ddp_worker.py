@@ -36,8 +36,9 @@ def _audit(event: str, args: tuple) -> None:
 
 def main() -> None:
     sys.addaudithook(_audit)
+    from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, tiny_splits
+
     import ftcore
-    from ftcore.testing import MemoryDataset, base_recipe, build_hooks, tiny_splits
 
     class Record:
         @ftcore.hookimpl

@@ -10,10 +10,10 @@ import sys
 import warnings
 
 import pytest
+from ftcore_devkit.testing import make_rows
 
 from ftcore import console
 from ftcore.cli import _parse
-from ftcore.testing import make_rows
 
 # what Lightning, torch and transformers print on their own during a run
 NOISE = (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ftcore_devkit.testing import MemoryDataset, make_rows
 
 from ftcore.data.normalize import normalizer
 from ftcore.errors import UserError
-from ftcore.testing import MemoryDataset, make_rows
 
 
 def _splits(**bad_rows):

@@ -6,14 +6,14 @@ import inspect
 from pathlib import Path
 
 from ftcore import hookspecs
-from ftcore.reference import hook_names, hooks_markdown, recipe_markdown
+from tools.reference import hook_names, hooks_markdown, recipe_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def test_reference_docs_are_generated_from_current_code():
     assert (DOCS / "reference" / "hooks.md").read_text() == hooks_markdown(), (
-        "run: python -m ftcore.reference docs/reference"
+        "run: python tools/reference.py docs/reference"
     )
     assert (DOCS / "reference" / "recipe.md").read_text() == recipe_markdown()
 

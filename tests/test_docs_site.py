@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ftcore.reference import cli_markdown, command_names, plugins_markdown
+from tools.reference import cli_markdown, command_names, plugins_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
 def test_plugin_and_cli_reference_are_generated_from_current_code():
-    hint = "run: python -m ftcore.reference docs/reference"
+    hint = "run: python tools/reference.py docs/reference"
     assert (DOCS / "reference" / "plugins.md").read_text() == plugins_markdown(), hint
     assert (DOCS / "cli.md").read_text() == cli_markdown(), hint
 

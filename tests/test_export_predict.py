@@ -72,7 +72,7 @@ def test_cli_predict_text_and_jsonl(run_recipe, tmp_path):
 
 
 def _multi_label_run(run_recipe, make_plugin_manager):
-    from ftcore.testing import MemoryDataset, make_rows
+    from ftcore_devkit.testing import MemoryDataset, make_rows
 
     def rows(n: int, seed: int) -> list[dict]:
         return [

@@ -10,6 +10,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 import yaml
+from ftcore_devkit.testing import build_hooks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,6 @@ from ftcore.cli import _report, main
 from ftcore.errors import UserError
 from ftcore.recipe import load_recipe
 from ftcore.recipe.schema import RecipeConfig
-from ftcore.testing import build_hooks
 
 VALID = {
     "task": "classification",
@@ -286,13 +286,13 @@ def test_numeric_edges_are_refused_in_one_line_or_accepted(edge_outcomes):
 def test_accepted_numeric_edges_train_finite_weights_or_stop_in_one_line(
     edge_outcomes, tmp_path, tiny_model_dir
 ):
+    from ftcore_devkit.testing import MemoryDataset, base_recipe, execute_recipe, make_rows
     from omegaconf import OmegaConf
     from safetensors.torch import load_file
 
     from ftcore.errors import NonFiniteError, RecipeError
     from ftcore.recipe.loader import apply_overrides
     from ftcore.recipe.validate import validate
-    from ftcore.testing import MemoryDataset, base_recipe, execute_recipe, make_rows
 
     rows = {"train": make_rows(16), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
     hooks = build_hooks([MemoryDataset(rows)])

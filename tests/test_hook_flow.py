@@ -4,10 +4,10 @@ relay (hooks) and the head's observers (``Head.<method>``)."""
 from __future__ import annotations
 
 import ftcore_classification.plugin as classification
+from ftcore_devkit.testing import MemoryDataset, make_rows
 
 import ftcore
 from ftcore.models import resolve_model
-from ftcore.testing import MemoryDataset, make_rows
 from ftcore.types import Component
 
 SETUP = [

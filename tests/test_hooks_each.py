@@ -21,12 +21,17 @@ from pathlib import Path
 import ftcore_classification.plugin as classification
 import pytest
 from ftcore_classification.schema import ClassificationConfig
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    tiny_splits,
+)
 from lightning.pytorch import Callback
 
 import ftcore
 from ftcore.errors import MissingPluginError, RecipeError, UserError
-from ftcore.reference import hook_names
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, tiny_splits
 from ftcore.types import (
     BaseHead,
     Command,
@@ -39,6 +44,7 @@ from ftcore.types import (
     StepOutput,
     TrainingSteps,
 )
+from tools.reference import hook_names
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -143,7 +143,7 @@ PRELOAD = [
     "ftcore.run",
     "ftcore.safety",
     "ftcore.schedules",
-    "ftcore.testing",
+    "ftcore_devkit.testing",
     "ftcore_unfreeze.callbacks",
     "ftcore_regularization.anchor",
     "ftcore_evaluation.lifecycle",
@@ -159,7 +159,7 @@ def serve() -> None:
             importlib.import_module(name)
         except ImportError:  # not installed: the runs import what they need themselves
             pass
-    from ftcore.testing import build_hooks
+    from ftcore_devkit.testing import build_hooks
 
     build_hooks()  # imports the installed plugins (no torch code runs here)
 
@@ -193,9 +193,10 @@ def child(job: dict) -> int:
     os.dup2(log, 2)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     sys.stderr = os.fdopen(2, "w", buffering=1)
+    from ftcore_devkit.testing import MemoryDataset, make_rows
+
     import ftcore.manager
     from ftcore.cli import main
-    from ftcore.testing import MemoryDataset, make_rows
 
     rows = {split: make_rows(n, seed) for seed, (split, n) in enumerate(SPLITS_ROWS.items())}
     killer = Killer(job["events"], job.get("kill"))
@@ -342,10 +343,10 @@ class Server:
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory, tiny_model_dir):
     """The server, the recipe file and the reference run (its folder and its events)."""
+    from ftcore_devkit.testing import base_recipe, build_hooks
     from omegaconf import OmegaConf
 
     from ftcore.recipe.loader import apply_overrides
-    from ftcore.testing import base_recipe, build_hooks
 
     folder = tmp_path_factory.mktemp("kill-points")
     recipe = base_recipe(tiny_model_dir)
@@ -552,7 +553,13 @@ def write_log():
 def test_last_ckpt_is_written_after_validations_at_epoch_ends_and_periodically(
     tmp_path, tiny_model_dir, write_log, periodic, expected
 ):
-    from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
+    from ftcore_devkit.testing import (
+        MemoryDataset,
+        base_recipe,
+        build_hooks,
+        execute_recipe,
+        make_rows,
+    )
 
     rows = {split: make_rows(n, seed) for seed, (split, n) in enumerate(SPLITS_ROWS.items())}
     overrides = [

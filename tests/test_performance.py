@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from ftcore_devkit.testing import HookRecorder, MemoryDataset, build_hooks, tiny_splits
 
 import ftcore
 from ftcore.data.cache import cache_key, from_arrays, to_arrays
 from ftcore.errors import NonFiniteError
-from ftcore.testing import HookRecorder, MemoryDataset, build_hooks, tiny_splits
 
 ROOT = Path(__file__).resolve().parent.parent
 

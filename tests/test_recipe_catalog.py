@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from ftcore.recipe_catalog import catalog_markdown, main, read_run
+from tools.recipe_catalog import catalog_markdown, main, read_run
 
 
 def _run_dir(tmp_path, evaluation: bool):

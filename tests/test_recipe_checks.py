@@ -101,8 +101,9 @@ def test_devices_in_a_recipe_file(capsys, tmp_path):
 
 
 def test_devices_reach_the_trainer_as_lightning_reads_them(tmp_path):
+    from ftcore_devkit.testing import build_hooks
+
     from ftcore.recipe import load_recipe
-    from ftcore.testing import build_hooks
 
     hooks = build_hooks()
     assert load_recipe("smoke", ["trainer.devices='3'"], hooks).trainer.devices == 3

@@ -11,13 +11,13 @@ import typing
 
 import pytest
 import yaml
+from ftcore_devkit.testing import build_hooks
 
 from ftcore.cli import main
 from ftcore.errors import RecipeError
 from ftcore.recipe import plugin_controls, ranges
 from ftcore.recipe.schema import RecipeConfig
 from ftcore.recipe.validate import validate
-from ftcore.testing import build_hooks
 
 HOOKS = build_hooks()
 BASE = {

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from ftcore_devkit.testing import base_recipe, build_hooks
 from omegaconf import OmegaConf
 
 from ftcore.errors import RecipeError
 from ftcore.recipe import load_recipe, loader
 from ftcore.recipe.validate import validate
-from ftcore.testing import base_recipe, build_hooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,10 +68,17 @@ def test_unknown_component_names_plugin_to_install(hooks, tiny_model_dir):
     assert "task: no installed plugin provides head 'regression-x'" in problems
 
 
-def test_missing_first_party_plugin_names_distribution(tiny_model_dir, memory_dataset):
+def test_missing_plugin_points_at_the_plugin_reference(tiny_model_dir, memory_dataset):
+    # core names no plugin distribution; the generated plugin reference says which has it
     hooks = build_hooks([memory_dataset], disable=["classification"])
     problems = _problems(base_recipe(tiny_model_dir), hooks)
-    assert any("'ftcore-classification' distribution" in p for p in problems)
+    assert any(
+        p.startswith("task: no installed plugin provides head 'classification'")
+        and "docs/reference/plugins.md lists the plugins" in p
+        for p in problems
+    )
+    reference = Path(__file__).resolve().parent.parent / "docs" / "reference" / "plugins.md"
+    assert "### head `classification`" in reference.read_text(encoding="utf-8")
 
 
 def test_extends_interpolation_and_overrides(tmp_path, hooks, tiny_model_dir):

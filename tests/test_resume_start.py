@@ -14,12 +14,12 @@ import subprocess
 import sys
 
 import pytest
+from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, make_rows, tiny_splits
 from omegaconf import OmegaConf
 
 from ftcore.errors import UserError
 from ftcore.recipe.validate import validate
 from ftcore.run import execute
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, make_rows, tiny_splits
 
 NO_CHECKPOINT = "has no checkpoint yet; starting the run from the beginning in the same folder"
 LOADING = {"ftcore_resolve_model", "ftcore_load_dataset", "Head.encode", "Head.build_model"}

@@ -28,61 +28,35 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    make_rows,
+    resume_run,
+    tiny_splits,
+)
 from omegaconf import OmegaConf
 
-import ftcore
 from ftcore.cli import main
 from ftcore.errors import UserError
 from ftcore.recipe.validate import validate
-from ftcore.run import execute, resume_checkpoint
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
+from ftcore.run import resume_checkpoint
 
-SPLITS = {"train": make_rows(40), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=40, validation=8, test=8)
 OVERRIDES = ["trainer.max_epochs=3", "checkpoint.every_n_steps=2", "optim.lr=3e-3"]
-
-
-class Crash(Exception):
-    """Stands in for a process killed mid-run."""
-
-
-class CrashAt:
-    """A plugin whose callback crashes the run as optimiser step ``step`` starts."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    @ftcore.hookimpl
-    def ftcore_lightning_callbacks(self, recipe, run):
-        import lightning as L
-
-        step = self.step
-
-        class _Crash(L.Callback):
-            def on_train_batch_start(self, trainer, module, batch, batch_idx):
-                if trainer.global_step == step:
-                    raise Crash(f"killed at step {step}")
-
-        return [_Crash()]
 
 
 def _hooks(*plugins):
     return build_hooks([MemoryDataset(SPLITS), *plugins])
 
 
-def _resume(run_dir: Path, hooks=None):
-    hooks = hooks or _hooks()
-    raw = OmegaConf.load(run_dir / "recipe.yaml")
-    cfg = validate(raw, hooks, source="recipe.yaml", default_name="test")
-    return execute(cfg, hooks, out=str(run_dir), resume=True)
-
-
-def _crashed_run(tmp_path, model_dir, step: int, name: str = "run", overrides=()) -> Path:
-    run_dir = tmp_path / name
-    with pytest.raises(Crash):
-        execute_recipe(
-            base_recipe(model_dir), run_dir, [*OVERRIDES, *overrides], hooks=_hooks(CrashAt(step))
-        )
-    return run_dir
+def _crashed_run(tmp_path, model_dir, step: int) -> Path:
+    recipe = base_recipe(model_dir)
+    return execute_recipe(
+        recipe, tmp_path / "run", OVERRIDES, hooks=_hooks(), crash_at_step=step
+    ).run_dir
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +184,7 @@ def test_item3_resume_ignores_another_runs_newer_checkpoint(
     later = time.time() + 10
     os.utime(foreign, (later, later))
     with caplog.at_level(logging.WARNING, logger="ftcore"):
-        summary = _resume(run_dir)
+        summary = resume_run(run_dir, hooks=_hooks()).summary
     assert f"checkpoint {foreign} belongs to another run" in caplog.text
     assert summary["steps_trained"] == 15
     state = torch.load(own, weights_only=True)
@@ -238,7 +212,7 @@ def test_item3_only_foreign_checkpoints_is_refused_not_overwritten(
     shutil.copytree(finished_run / "checkpoints", run_dir / "checkpoints")
     before = _files(run_dir / "checkpoints")
     with pytest.raises(UserError, match="none of the 2 checkpoints in checkpoints/ belongs to"):
-        _resume(run_dir)
+        resume_run(run_dir, hooks=_hooks())
     assert _files(run_dir / "checkpoints") == before
 
 
@@ -474,7 +448,7 @@ def test_item9_resume_removes_what_a_killed_write_left(finished_run, tmp_path):
 
 def test_item12_another_heads_checkpoint_is_one_line(tmp_path, tiny_model_dir, capsys):
     pytest.importorskip("ftcore_regression")
-    from ftcore.testing import make_regression_rows
+    from ftcore_devkit.testing import make_regression_rows
 
     rows = {"train": make_regression_rows(16), "validation": make_regression_rows(8, 1)}
     rows["test"] = make_regression_rows(8, 2)
@@ -531,7 +505,7 @@ def test_item15_resume_keeps_the_earlier_rows_of_metrics_csv(tmp_path, tiny_mode
     run_dir = _crashed_run(tmp_path, tiny_model_dir, crash_step)
     rows_before = _csv_rows(run_dir / "logs" / "metrics.csv")
     assert rows_before
-    _resume(run_dir)
+    resume_run(run_dir, hooks=_hooks())
     got = _csv_rows(run_dir / "logs" / "metrics.csv")
     assert got == _csv_rows(reference.run_dir / "logs" / "metrics.csv")  # no step twice
     checkpoint_step = crash_step - crash_step % 2

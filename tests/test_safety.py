@@ -12,11 +12,11 @@ import time
 
 import pytest
 import torch
+from ftcore_devkit.testing import make_rows
 
 import ftcore
 from ftcore.errors import NonFiniteError
 from ftcore.run import resume_checkpoint
-from ftcore.testing import make_rows
 
 
 class NanAt:

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from ftcore_devkit import scaffold
 
-from ftcore import scaffold
 from ftcore.cli import main
 from ftcore.errors import UserError
 

@@ -9,28 +9,30 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import lightning as L
 import pytest
 import torch
+from ftcore_devkit.testing import (
+    LightningCallbacks,
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    tiny_bert_config,
+    tiny_splits,
+)
 from omegaconf import OmegaConf
 
-import ftcore
 from ftcore.recipe.loader import apply_overrides
 from ftcore.recipe.validate import validate
 from ftcore.schedules import base_factor, lambdas
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 from ftcore.types import DataInfo, OptimizerGroup
 
 LR = 1e-3
-SPLITS = {"train": make_rows(64), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=64, validation=8, test=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models gain nothing from more, and lose much on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_base_factor_at_given_steps():
@@ -56,19 +58,15 @@ def test_a_late_group_has_its_own_warmup_on_top_of_the_schedule():
 def scheduled_lrs(tiny_model_dir, overrides: list[str], total: int) -> list[float]:
     """The first group's lr at each of ``total`` optimiser steps, from core's
     ``configure_optimizers`` (no Trainer run: its stepping-batch count is given)."""
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     from ftcore.module import FtModule
 
     hooks = build_hooks([MemoryDataset(SPLITS)])
     raw = apply_overrides(OmegaConf.create(base_recipe(tiny_model_dir)), overrides)
     recipe = validate(raw, hooks, source="test", default_name="test")
-    config = BertConfig(
-        vocab_size=32,
-        hidden_size=8,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=8,
+    config = tiny_bert_config(
+        vocab_size=32, hidden_size=8, num_hidden_layers=1, intermediate_size=8
     )
     info = DataInfo(task="classification", labels=["neg", "pos"], extra={"multi_label": False})
     module = FtModule(BertForSequenceClassification(config), recipe, hooks, info)
@@ -118,39 +116,30 @@ def test_one_cycle(tiny_model_dir):
     assert lrs[2:] == sorted(lrs[2:], reverse=True)
 
 
-class Steps:
+class Steps(L.Callback):
     """Records, per optimiser step, the lr, the gradient norm before clipping and the
     norm of the update the optimiser made."""
 
     def __init__(self) -> None:
         self.rows: list[dict] = []
 
-    @ftcore.hookimpl
-    def ftcore_lightning_callbacks(self, recipe, run):
-        import lightning as L
+    def on_before_optimizer_step(self, trainer, module, optimizer):
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        grads = [p.grad.norm() for p in params if p.grad is not None]
+        self.before = [p.detach().clone() for p in params]
+        self.params = params
+        self.rows.append(
+            {
+                "step": trainer.global_step,
+                "lr": optimizer.param_groups[0]["lr"],
+                "grad_norm": torch.stack(grads).norm().item(),
+            }
+        )
 
-        rows = self.rows
-
-        class _Steps(L.Callback):
-            def on_before_optimizer_step(self, trainer, module, optimizer):
-                params = [p for g in optimizer.param_groups for p in g["params"]]
-                grads = [p.grad.norm() for p in params if p.grad is not None]
-                self.before = [p.detach().clone() for p in params]
-                self.params = params
-                rows.append(
-                    {
-                        "step": trainer.global_step,
-                        "lr": optimizer.param_groups[0]["lr"],
-                        "grad_norm": torch.stack(grads).norm().item(),
-                    }
-                )
-
-            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-                if rows and "update_norm" not in rows[-1]:
-                    moved = [(p.detach() - b).flatten() for p, b in zip(self.params, self.before)]
-                    rows[-1]["update_norm"] = torch.cat(moved).norm().item()
-
-        return [_Steps()]
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if self.rows and "update_norm" not in self.rows[-1]:
+            moved = [(p.detach() - b).flatten() for p, b in zip(self.params, self.before)]
+            self.rows[-1]["update_norm"] = torch.cat(moved).norm().item()
 
 
 def test_accumulation_and_clipping_in_a_run(tmp_path, tiny_model_dir):
@@ -163,7 +152,7 @@ def test_accumulation_and_clipping_in_a_run(tmp_path, tiny_model_dir):
         "optim.schedule=cosine",
         "optim.warmup_ratio=0.25",
     ]
-    hooks = build_hooks([MemoryDataset(SPLITS), steps])
+    hooks = build_hooks([MemoryDataset(SPLITS), LightningCallbacks(steps)])
     result = execute_recipe(base_recipe(tiny_model_dir), tmp_path / "run", overrides, hooks=hooks)
     # 8 batches, 2 per optimiser step: 4 steps; warm-up int(0.25 * 4) = 1 step, then cosine
     assert result.summary["steps_trained"] == 4

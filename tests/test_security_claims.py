@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from ftcore_devkit.testing import base_recipe, build_hooks
 from omegaconf import OmegaConf
 
 from ftcore.checkpoint_io import AtomicCheckpointIO
 from ftcore.errors import RecipeError, UserError
 from ftcore.recipe.validate import validate
-from ftcore.testing import base_recipe, build_hooks
 
 RAN = Path("/tmp/ftcore-security-test-ran")
 

@@ -19,13 +19,13 @@ import time
 
 import pytest
 import torch
+from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 from omegaconf import OmegaConf
 
 import ftcore
 from ftcore.errors import RunInterrupted
 from ftcore.recipe.validate import validate
 from ftcore.run import execute
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 
 # 5 training batches an epoch, 4 validation batches
 SPLITS = {"train": make_rows(40), "validation": make_rows(16, 1), "test": make_rows(8, 2)}

@@ -6,14 +6,16 @@ import importlib.util
 import math
 
 import pytest
-
-from ftcore.testing import (
+from ftcore_devkit.testing import (
+    assert_same_training_state,
     build_hooks,
     make_generation_rows,
     make_regression_rows,
     save_tiny_bert,
     tiny_splits,
 )
+
+import ftcore
 
 
 def needs(module: str):
@@ -42,7 +44,7 @@ def test_tiny_causal_lm_loads_chats_and_generates(tiny_causal_lm_dir):
 
 
 def test_tiny_bert_without_the_minilm_package(tmp_path, monkeypatch):
-    import ftcore.testing as kit
+    import ftcore_devkit.testing as kit
 
     monkeypatch.setattr(kit, "_bert_tokenizer", kit.tiny_wordpiece_tokenizer)
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -89,3 +91,64 @@ def test_run_recipe_for_generation(run_recipe):
     result = run_recipe(task="generation")
     assert result.recipe.task == "generation" and math.isfinite(result.test["test/loss"])
     assert (result.run_dir / "model" / "model.safetensors").is_file()
+
+
+class RunningLoss:
+    """A stateful strategy for the resume test: its callback keeps the number of optimiser
+    steps and the sum of the training losses, saved in checkpoints (``state_dict``) and
+    restored on resume; each run's final state lands in ``finals``."""
+
+    def __init__(self) -> None:
+        self.finals: list[dict] = []
+
+    @ftcore.hookimpl
+    def ftcore_lightning_callbacks(self, recipe, run):
+        import lightning as L
+
+        finals = self.finals
+
+        class _RunningLoss(L.Callback):
+            def __init__(self) -> None:
+                self.state = {"steps": 0, "loss_sum": 0.0}
+
+            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+                self.state["steps"] += 1
+                self.state["loss_sum"] += float(outputs["loss"])
+
+            def on_train_end(self, trainer, module):
+                finals.append(dict(self.state))
+
+            def state_dict(self):
+                return dict(self.state)
+
+            def load_state_dict(self, state_dict):
+                self.state = dict(state_dict)
+
+        return [_RunningLoss()]
+
+
+RESUME = ["trainer.max_epochs=2", "checkpoint.every_n_steps=2", "optim.warmup_steps=3"]
+
+
+@pytest.mark.parametrize("crash_step", [5, 11])
+def test_crash_at_step_then_resume_recipe_equals_an_uninterrupted_run(
+    run_recipe, resume_recipe, crash_step
+):
+    strategy = RunningLoss()
+    reference = run_recipe(RESUME, plugins=[strategy])
+    crashed = run_recipe(RESUME, plugins=[strategy], crash_at_step=crash_step)
+    assert crashed.crashed_at == crash_step and crashed.summary == {}
+    assert crashed.run_dir != reference.run_dir
+    assert len(strategy.finals) == 1  # the crashed run never reached its end
+    resumed = resume_recipe(crashed.run_dir, plugins=[strategy])
+
+    assert resumed.run_dir == crashed.run_dir
+    assert_same_training_state(reference.run_dir, resumed.run_dir)  # weights, Adam moments
+    assert resumed.test == reference.test and resumed.validation == reference.validation
+    assert resumed.summary["steps_trained"] == reference.summary["steps_trained"] == 16
+    assert strategy.finals[1] == strategy.finals[0]  # the callback state came back too
+
+
+def test_crash_after_the_last_step_is_a_test_error(run_recipe):
+    with pytest.raises(AssertionError, match="finished before that training step"):
+        run_recipe(["trainer.max_epochs=1"], crash_at_step=100)

@@ -8,9 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from ftcore_devkit.testing import base_recipe
 from omegaconf import OmegaConf
-
-from ftcore.testing import base_recipe
 
 GOOD = """
 import ftcore

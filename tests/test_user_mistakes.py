@@ -8,9 +8,15 @@ import csv
 import shutil
 
 import pytest
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    tiny_splits,
+)
 
 from ftcore.cli import main
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, tiny_splits
 
 
 @pytest.fixture(scope="module")

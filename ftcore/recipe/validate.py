@@ -195,7 +195,7 @@ def _evaluation_section(hooks: Any, data: Any, problems: list[str]) -> Any:
     """``evaluation:`` against the schema of the one installed evaluation component."""
     from omegaconf import OmegaConf
 
-    from ftcore.catalog import provider_hint
+    from ftcore.errors import PLUGINS_HINT
 
     found = sorted(
         {e.component.name for e in hooks.components() if e.component.kind == "evaluation"}
@@ -213,7 +213,8 @@ def _evaluation_section(hooks: Any, data: Any, problems: list[str]) -> Any:
     elif data:
         problems.append(
             f"evaluation: no installed plugin reads this section; "
-            f"{provider_hint('evaluation', 'evaluation')}or remove the section"
+            f"install an evaluation plugin ({PLUGINS_HINT.rstrip('; ')}) "
+            f"or remove the section"
         )
     return OmegaConf.create({})
 

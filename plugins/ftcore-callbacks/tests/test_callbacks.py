@@ -7,9 +7,9 @@ import json
 import ftcore_callbacks.plugin as plugin
 import pytest
 from ftcore_callbacks.samples import due, markdown_table, shorten
+from ftcore_devkit.testing import conformance
 
 from ftcore.errors import RecipeError
-from ftcore.testing import conformance
 
 
 def test_due_every_n_epochs_and_never_twice():

@@ -1,4 +1,4 @@
-"""The classification head, tested with ftcore's testing kit (ftcore.testing)."""
+"""The classification head, tested with ftcore's testing kit (ftcore_devkit.testing)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 import random
 
 import ftcore_classification.plugin as plugin
-
-from ftcore.testing import conformance, make_rows
+from ftcore_devkit.testing import conformance, make_rows
 
 
 def test_plugin_conforms():

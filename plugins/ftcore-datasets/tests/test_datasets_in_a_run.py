@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import ftcore_datasets.plugin as plugin
-
-from ftcore.testing import conformance, make_rows
+from ftcore_devkit.testing import conformance, make_rows
 
 
 def test_plugin_conforms():

@@ -6,27 +6,26 @@ import json
 
 import pytest
 import torch
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    tiny_splits,
+)
 from omegaconf import OmegaConf
 
 import ftcore
 from ftcore.errors import RecipeError
 from ftcore.recipe.loader import apply_overrides
 from ftcore.recipe.validate import validate
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models gain nothing from more, and lose much on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # epoch:    0     1     2     3     4     5     6
 SCRIPT = [0.50, 0.70, 0.60, 0.705, 0.65, 0.95, 0.99]
-SPLITS = {"train": make_rows(16), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=16, validation=8, test=8)
 
 
 class Scripted:

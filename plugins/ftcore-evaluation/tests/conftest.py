@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ftcore_evaluation import plugin as evaluation_plugin
-
-from ftcore.testing import (
+from ftcore_devkit.testing import (
     MemoryDataset,
     RunResult,
     base_recipe,
@@ -16,6 +14,7 @@ from ftcore.testing import (
     make_rows,
     tiny_splits,
 )
+from ftcore_evaluation import plugin as evaluation_plugin
 
 FAST = {"bootstrap_samples": 200, "forgetting_dataset": "reference"}
 

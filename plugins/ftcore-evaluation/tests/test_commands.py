@@ -7,12 +7,12 @@ import json
 from argparse import Namespace
 
 import pytest
-from conftest import eval_hooks, eval_recipe
+from ftcore_devkit.testing import make_rows
 from ftcore_evaluation import advice
 from omegaconf import OmegaConf
 
+from conftest import eval_hooks, eval_recipe
 from ftcore.cli import main
-from ftcore.testing import make_rows
 
 
 def test_compare_two_runs(evaluated_run, other_run, tmp_path, capsys):
@@ -113,7 +113,7 @@ def test_evaluate_rejects_unknown_labels(evaluated_run, tmp_path, capsys):
 
 
 def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
-    from ftcore.testing import save_tiny_bert
+    from ftcore_devkit.testing import save_tiny_bert
 
     other = save_tiny_bert(tmp_path / "other-bert", seed=1)
     recipe = eval_recipe(tiny_model_dir)

@@ -6,9 +6,7 @@ import json
 import math
 
 import pytest
-from ftcore_evaluation import plugin as evaluation_plugin
-
-from ftcore.testing import (
+from ftcore_devkit.testing import (
     MemoryDataset,
     base_recipe,
     build_hooks,
@@ -17,6 +15,7 @@ from ftcore.testing import (
     make_text_rows,
     splits_of,
 )
+from ftcore_evaluation import plugin as evaluation_plugin
 
 generation = pytest.importorskip("ftcore_generation.evaluation")
 

@@ -6,16 +6,16 @@ import json
 
 import numpy as np
 import pytest
-from conftest import reference
-from ftcore_evaluation import plugin as evaluation_plugin
-
-from ftcore.testing import (
+from ftcore_devkit.testing import (
     MemoryDataset,
     base_recipe,
     build_hooks,
     execute_recipe,
     make_regression_rows,
 )
+from ftcore_evaluation import plugin as evaluation_plugin
+
+from conftest import reference
 
 regression = pytest.importorskip("ftcore_regression.evaluation")
 

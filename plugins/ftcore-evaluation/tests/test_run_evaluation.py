@@ -6,12 +6,12 @@ import json
 import re
 
 import pytest
-from conftest import eval_hooks, eval_recipe, run_evaluated
+from ftcore_devkit.testing import build_hooks
 from omegaconf import OmegaConf
 
+from conftest import eval_hooks, eval_recipe, run_evaluated
 from ftcore.errors import RecipeError
 from ftcore.recipe.validate import validate
-from ftcore.testing import build_hooks
 
 
 def test_run_writes_evaluation_and_report(evaluated_run):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ftcore_devkit.testing import minilm_tokenizer_dir
 from generation_helpers import save_tiny_llama, smollm2_tokenizer
-
-from ftcore.testing import minilm_tokenizer_dir
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+from ftcore_devkit.testing import base_recipe, make_generation_rows, tiny_llama_config
 
 
 def smollm2_tokenizer(folder: Path) -> Path:
@@ -36,18 +37,13 @@ def smollm2_tokenizer(folder: Path) -> Path:
 def save_tiny_llama(folder: Path, tokenizer_dir: Path, seed: int = 0) -> Path:
     """A randomly initialised 2-layer, 32-hidden Llama with the given tokenizer."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(seed)
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
-    config = LlamaConfig(
+    config = tiny_llama_config(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
         max_position_embeddings=512,
         tie_word_embeddings=True,
         initializer_range=0.2,  # at 0.02 greedy decoding repeats one token: too easy to match
@@ -60,27 +56,11 @@ def save_tiny_llama(folder: Path, tokenizer_dir: Path, seed: int = 0) -> Path:
     return folder
 
 
-def arithmetic_rows(n: int, seed: int) -> list[dict]:
-    """gsm8k-shaped rows: a question, a worked answer ending in ``#### N``, the answer."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        a, b = rng.randint(1, 9), rng.randint(1, 9)
-        rows.append(
-            {
-                "prompt": f"Tom has {a} apples and buys {b} more. How many apples?",
-                "response": f"{a} + {b} = {a + b}\n#### {a + b}",
-                "answer": str(a + b),
-            }
-        )
-    return rows
-
-
 def instruction_splits() -> dict[str, list[dict]]:
     return {
-        "train": arithmetic_rows(16, 0),
-        "validation": arithmetic_rows(8, 1),
-        "test": arithmetic_rows(8, 2),
+        "train": make_generation_rows(16, 0),
+        "validation": make_generation_rows(8, 1),
+        "test": make_generation_rows(8, 2),
     }
 
 
@@ -97,19 +77,8 @@ def text_splits() -> dict[str, list[dict]]:
 
 
 def generation_recipe(model_dir: Path, fmt: str = "instruction", **head) -> dict:
-    return {
-        "name": "gen-test",
-        "task": "generation",
-        "seed": 0,
-        "model": {"name": str(model_dir)},
-        "data": {"source": "memory", "batch_size": 8, "eval_batch_size": 8, "max_length": 64},
-        "head": {"format": fmt, "max_new_tokens": 8, "eval_generate_limit": 4, **head},
-        "optim": {"lr": 1e-3},
-        "trainer": {
-            "max_epochs": 1,
-            "progress_bar": False,
-            "accelerator": "cpu",
-            "devices": "1",
-            "log_every_n_steps": 1,
-        },
-    }
+    recipe = base_recipe(model_dir, task="generation")
+    recipe["name"] = "gen-test"
+    recipe["data"].update(eval_batch_size=8, max_length=64)
+    recipe["head"] = {"format": fmt, "max_new_tokens": 8, "eval_generate_limit": 4, **head}
+    return recipe

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ftcore_devkit.testing import minilm_tokenizer_dir
 from ftcore_generation.encoding import (
     IGNORE,
     blocks,
@@ -14,8 +15,6 @@ from ftcore_generation.encoding import (
 )
 from ftcore_generation.schema import DataFormat, GenerationConfig
 from transformers import AutoTokenizer
-
-from ftcore.testing import minilm_tokenizer_dir
 
 ROWS = [
     {"prompt": "What is 2 + 3?", "response": "2 + 3 = 5\n#### 5", "answer": "5"},

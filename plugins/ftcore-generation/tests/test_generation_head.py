@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from ftcore_devkit.testing import MemoryDataset, build_hooks, execute_recipe
 from ftcore_generation import plugin
 from ftcore_generation.encoding import encode_instruction, pad_id
 from ftcore_generation.modeling import collate
@@ -18,7 +19,6 @@ from ftcore.cli import main
 from ftcore.errors import RecipeError
 from ftcore.predict import Predictor
 from ftcore.recipe.validate import validate
-from ftcore.testing import MemoryDataset, build_hooks, execute_recipe
 
 PROMPTS = ["Tom has 3 apples and buys 4 more. How many apples?", "Say hello."]
 

@@ -10,6 +10,17 @@ import sys
 import pytest
 import torch
 from ftcore_classification import plugin as classification
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    assert_same_training_state,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    last_checkpoint,
+    resume_run,
+    tiny_llama_config,
+    tiny_splits,
+)
 from ftcore_lora import adapter, defaults
 from ftcore_lora import plugin as lora
 from ftcore_lora.schema import LoraOptions
@@ -19,15 +30,12 @@ from safetensors.torch import load_file
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
-    LlamaConfig,
     LlamaForCausalLM,
     LlamaForSequenceClassification,
 )
 
-import ftcore
 from ftcore.errors import RecipeError, UserError
 from ftcore.predict import Predictor
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, tiny_splits
 
 SPLITS = tiny_splits()
 TEXTS = [r["text"] for r in SPLITS["test"]]
@@ -52,16 +60,9 @@ def options(**values) -> LoraOptions:
 
 def tiny_llama(cls=LlamaForCausalLM, **extra):
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        **extra,
+    return cls(
+        tiny_llama_config(vocab_size=64, num_attention_heads=4, num_key_value_heads=2, **extra)
     )
-    return cls(config)
 
 
 @pytest.fixture(scope="module")
@@ -242,53 +243,19 @@ def test_cli_predict_with_adapter(lora_run, tmp_path):
 # --- resume --------------------------------------------------------------------------------
 
 
-class Crash(Exception):
-    pass
-
-
-class CrashAt:
-    """A Lightning callback that kills the run at a given optimiser step."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    @ftcore.hookimpl
-    def ftcore_lightning_callbacks(self, recipe, run):
-        import lightning as L
-
-        step = self.step
-
-        class _Crash(L.Callback):
-            def on_train_batch_start(self, trainer, module, batch, batch_idx):
-                if trainer.global_step == step:
-                    raise Crash(step)
-
-        return [_Crash()]
-
-
 def test_resume_continues_the_same_adapter(tmp_path, tiny_model_dir):
-    from ftcore.recipe.validate import validate
-    from ftcore.run import execute
-
     overrides = [*OVERRIDES, "checkpoint.every_n_steps=2", "data.batch_size=16"]
     recipe = lora_recipe(tiny_model_dir)
     reference = execute_recipe(recipe, tmp_path / "ref", overrides, hooks=hooks_for())
-    with pytest.raises(Crash):
-        execute_recipe(recipe, tmp_path / "run", overrides, hooks=hooks_for(CrashAt(7)))
-    hooks = hooks_for()
-    raw = OmegaConf.load(tmp_path / "run" / "recipe.yaml")
-    cfg = validate(raw, hooks, source="recipe.yaml", default_name="test")
-    resumed = execute(cfg, hooks, out=str(tmp_path / "run"), resume=True)
+    crashed = execute_recipe(
+        recipe, tmp_path / "run", overrides, hooks=hooks_for(), crash_at_step=7
+    )
+    resumed = resume_run(crashed.run_dir, hooks=hooks_for())
 
-    def state(run_dir):
-        return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-
-    expected, got = state(tmp_path / "ref"), state(tmp_path / "run")
-    assert expected.keys() == got.keys()  # same adapter structure: nothing wrapped twice
-    assert not any("base_model.model.base_model" in k for k in got)
-    for name in expected:
-        assert torch.equal(expected[name], got[name]), name
-    assert resumed["test"] == reference.summary["test"]
+    got = last_checkpoint(crashed.run_dir)["state_dict"]
+    assert not any("base_model.model.base_model" in k for k in got)  # nothing wrapped twice
+    assert_same_training_state(reference.run_dir, crashed.run_dir)  # the same adapter
+    assert resumed.test == reference.test
 
 
 # --- with the regression head ----------------------------------------------------------------

@@ -9,20 +9,19 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    make_rows,
+    tiny_splits,
+)
 from ftcore_lr_finder.curve import analyse
 from ftcore_lr_finder.sweep import run_sweep
 from safetensors.torch import load_file
 
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models gain nothing from more, and lose much on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- a toy problem: 4 noisy Gaussian clusters, a small MLP, Adam -----------------------
@@ -115,7 +114,7 @@ def test_suggestion_is_near_the_known_good_rate_and_lightnings(tmp_path):
 
 # --- on a recipe ---------------------------------------------------------------------------
 
-SPLITS = {"train": make_rows(32), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=32, validation=8, test=8)
 FINDER = ["strategies.lr_finder.num_steps=20", "strategies.lr_finder.max_lr=0.1"]
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import shutil
 
+from ftcore_devkit.testing import conformance
 from ftcore_models import plugin
-
-from ftcore.testing import conformance
 
 
 def test_plugin_conforms():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 from ftcore_regression import fold, targets
 from ftcore_regression import plugin as regression
 from ftcore_regression.metrics import build_metrics
@@ -17,7 +18,6 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from ftcore.errors import UserError
 from ftcore.predict import Predictor
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
 from ftcore.types import DataInfo, StepOutput
 
 # Targets far from 0 and with a large spread, so that a forgotten (or doubled) inverse

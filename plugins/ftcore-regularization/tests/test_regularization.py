@@ -6,6 +6,16 @@ import csv
 
 import pytest
 import torch
+from ftcore_devkit.testing import (
+    MemoryDataset,
+    StubComponent,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    recipe_problems,
+    tiny_bert_config,
+    tiny_splits,
+)
 from ftcore_regularization import anchor
 from ftcore_regularization import plugin as reg
 from ftcore_regularization.penalties import l1, l1_sp, l2, l2_sp
@@ -13,20 +23,8 @@ from ftcore_regularization.select import select
 from omegaconf import OmegaConf
 
 import ftcore
-from ftcore.errors import RecipeError
-from ftcore.recipe.loader import apply_overrides
-from ftcore.recipe.validate import validate
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
-from ftcore.types import Component
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models gain nothing from more, and lose much on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tensors(seed: int) -> list[torch.Tensor]:
@@ -71,17 +69,12 @@ def test_select_by_part_and_regex():
 
 
 def tiny_classifier():
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=64,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
+    return BertForSequenceClassification(
+        tiny_bert_config(vocab_size=64, hidden_size=16, intermediate_size=32)
     )
-    return BertForSequenceClassification(config)
 
 
 def recipe_with(**strategies):
@@ -157,7 +150,7 @@ class Check:
 
 def test_terms_are_logged_and_equal_the_penalty_in_a_run(tmp_path, tiny_model_dir):
     check = Check(tiny_model_dir, alpha=0.5)
-    splits = {"train": make_rows(32), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+    splits = tiny_splits(train=32, validation=8, test=8)
     hooks = build_hooks([MemoryDataset(splits), check])
     overrides = [
         "strategies.l2_sp.alpha=0.5",
@@ -179,28 +172,19 @@ def test_terms_are_logged_and_equal_the_penalty_in_a_run(tmp_path, tiny_model_di
         assert not [k for k in f.keys() if "ftcore" in k or ".ref" in k]
 
 
-class FakeLora:
-    @ftcore.hookimpl
-    def ftcore_components(self):
-        return [Component(kind="strategy", name="lora")]
-
-
-def problems(tiny_model_dir, overrides, plugins=()):
-    hooks = build_hooks([MemoryDataset({}), *plugins], disable=["lora"])
-    raw = apply_overrides(OmegaConf.create(base_recipe(tiny_model_dir)), overrides)
-    with pytest.raises(RecipeError) as info:
-        validate(raw, hooks, source="test", default_name="test")
-    return info.value.problems
-
-
 def test_validate_reports_bad_combinations(tiny_model_dir):
-    found = problems(
-        tiny_model_dir, ["strategies.l2_sp.alpha=0.01", "strategies.lora={}"], [FakeLora()]
+    found = recipe_problems(
+        base_recipe(tiny_model_dir),
+        ["strategies.l2_sp.alpha=0.01", "strategies.lora={}"],
+        plugins=[MemoryDataset({}), StubComponent("strategy", "lora")],
+        disable=["lora"],
     )
     assert found == ["strategies: 'l2_sp' cannot be combined with 'lora'; remove one of them"]
-    found = problems(
-        tiny_model_dir,
+    found = recipe_problems(
+        base_recipe(tiny_model_dir),
         ["strategies.l2.apply_to=[all]", "strategies.l2_sp.apply_to=[backbone, '(']"],
+        plugins=[MemoryDataset({})],
+        disable=["lora"],
     )
     assert [p.split(":")[0] for p in found] == [
         "strategies.l2_sp.apply_to[1]",

@@ -9,24 +9,24 @@ from __future__ import annotations
 import csv
 import json
 
+import lightning as L
 import pytest
 import torch
-from omegaconf import OmegaConf
+from ftcore_devkit.testing import (
+    LightningCallbacks,
+    MemoryDataset,
+    StubComponent,
+    assert_same_training_state,
+    base_recipe,
+    build_hooks,
+    execute_recipe,
+    last_checkpoint,
+    recipe_problems,
+    resume_run,
+    tiny_splits,
+)
 
-import ftcore
-from ftcore.errors import RecipeError
-from ftcore.recipe.validate import validate
-from ftcore.testing import MemoryDataset, base_recipe, build_hooks, execute_recipe, make_rows
-from ftcore.types import Component
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: tiny models gain nothing from more, and lose much on a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 LR, DECAY, EVERY, WARMUP = 1e-3, 2.0, 2, 2
@@ -52,47 +52,36 @@ def expected_lr(group: str, step: int) -> float:
     return LR / DECAY**depth * ramp
 
 
-class Recorder:
-    """A plugin whose callback records, at every optimizer step, each group's learning rate,
-    which parameters have gradients, and which changed since the start."""
+class Recorder(L.Callback):
+    """Records, at every optimizer step, each group's learning rate, which parameters have
+    gradients, and which changed since the start."""
 
     def __init__(self) -> None:
         self.steps: list[dict] = []
 
-    @ftcore.hookimpl
-    def ftcore_lightning_callbacks(self, recipe, run):
-        import lightning as L
+    def on_train_start(self, trainer, module):
+        self.initial = {p: p.detach().clone() for p in module.parameters()}
+        layer0 = module.model.bert.encoder.layer[0]
+        self.flows = []
+        layer0.register_forward_hook(lambda m, i, out: self.flows.append(out[0].requires_grad))
 
-        steps = self.steps
+    def on_before_optimizer_step(self, trainer, module, optimizer):
+        groups = [g for g in optimizer.param_groups if not g["name"].endswith("no_decay")]
+        self.steps.append(
+            {
+                "step": trainer.global_step,
+                "lr": {g["layer_group"]: g["lr"] for g in groups},
+                "grad": {g["layer_group"]: g["params"][0].grad is not None for g in groups},
+                "block0_output_needs_grad": self.flows[-1],
+                "groups": groups,
+            }
+        )
 
-        class _Record(L.Callback):
-            def on_train_start(self, trainer, module):
-                self.initial = {p: p.detach().clone() for p in module.parameters()}
-                layer0 = module.model.bert.encoder.layer[0]
-                self.flows = []
-                layer0.register_forward_hook(
-                    lambda m, i, out: self.flows.append(out[0].requires_grad)
-                )
-
-            def on_before_optimizer_step(self, trainer, module, optimizer):
-                groups = [g for g in optimizer.param_groups if not g["name"].endswith("no_decay")]
-                steps.append(
-                    {
-                        "step": trainer.global_step,
-                        "lr": {g["layer_group"]: g["lr"] for g in groups},
-                        "grad": {g["layer_group"]: g["params"][0].grad is not None for g in groups},
-                        "block0_output_needs_grad": self.flows[-1],
-                        "groups": groups,
-                    }
-                )
-
-            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-                steps[-1]["changed"] = {
-                    g["layer_group"]: any(not torch.equal(p, self.initial[p]) for p in g["params"])
-                    for g in steps[-1].pop("groups")
-                }
-
-        return [_Record()]
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.steps[-1]["changed"] = {
+            g["layer_group"]: any(not torch.equal(p, self.initial[p]) for p in g["params"])
+            for g in self.steps[-1].pop("groups")
+        }
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +89,8 @@ def schedule_run(tmp_path_factory, tiny_model_dir):
     recorder = Recorder()
     hooks = build_hooks(
         [
-            MemoryDataset(
-                {"train": make_rows(64), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
-            ),
-            recorder,
+            MemoryDataset(tiny_splits(train=64, validation=8, test=8)),
+            LightningCallbacks(recorder),
         ]
     )
     out = tmp_path_factory.mktemp("schedule")
@@ -160,126 +147,62 @@ RESUME = [
     "strategies.gradual_unfreezing.warmup_steps=2",
     "strategies.discriminative_lr.decay=2.6",
 ]
-SPLITS = {"train": make_rows(40), "validation": make_rows(8, 1), "test": make_rows(8, 2)}
+SPLITS = tiny_splits(train=40, validation=8, test=8)
 
 
-class Crash(Exception):
-    """Stands in for a process killed mid-run."""
-
-
-class CrashAt:
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    @ftcore.hookimpl
-    def ftcore_lightning_callbacks(self, recipe, run):
-        import lightning as L
-
-        step = self.step
-
-        class _Crash(L.Callback):
-            def on_train_batch_start(self, trainer, module, batch, batch_idx):
-                if trainer.global_step == step:
-                    raise Crash(f"killed at step {step}")
-
-        return [_Crash()]
-
-
-class CountSteps:
+class CountSteps(L.Callback):
     def __init__(self) -> None:
         self.steps: list[int] = []
 
-    @ftcore.hookimpl
-    def ftcore_lightning_callbacks(self, recipe, run):
-        import lightning as L
-
-        steps = self.steps
-
-        class _Count(L.Callback):
-            def on_train_batch_start(self, trainer, module, batch, batch_idx):
-                steps.append(trainer.global_step)
-
-        return [_Count()]
-
-
-def _last(run_dir):
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
-    return ckpt["state_dict"], ckpt["optimizer_states"][0]
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.steps.append(trainer.global_step)
 
 
 def test_resume_in_the_middle_of_the_schedule_is_exact(tmp_path, tiny_model_dir):
-    import inspect
-
-    from ftcore.run import execute
-
-    if "resume" not in inspect.signature(execute).parameters:
-        pytest.skip("core has no execute(..., resume=True) yet")
     # 5 steps per epoch, 10 in all; groups start at 0 (head), 3, 6 and 9 (embeddings).
     # The crash at step 7 is mid-epoch, with block.0 in its own warm-up and the embeddings
     # still frozen; the last checkpoint is from step 6.
     recipe = base_recipe(tiny_model_dir)
-    ref = execute_recipe(
-        recipe, tmp_path / "ref", RESUME, hooks=build_hooks([MemoryDataset(SPLITS)])
+    ref = execute_recipe(recipe, tmp_path / "ref", RESUME, plugins=[MemoryDataset(SPLITS)])
+    crashed = execute_recipe(
+        recipe, tmp_path / "run", RESUME, plugins=[MemoryDataset(SPLITS)], crash_at_step=7
     )
-    crashing = build_hooks([MemoryDataset(SPLITS), CrashAt(7)])
-    with pytest.raises(Crash):
-        execute_recipe(recipe, tmp_path / "run", RESUME, hooks=crashing)
     counter = CountSteps()
-    hooks = build_hooks([MemoryDataset(SPLITS), counter])
-    raw = OmegaConf.load(tmp_path / "run" / "recipe.yaml")
-    cfg = validate(raw, hooks, source="recipe.yaml", default_name="test")
-    resumed = execute(cfg, hooks, out=str(tmp_path / "run"), resume=True)
+    resumed = resume_run(
+        crashed.run_dir, plugins=[MemoryDataset(SPLITS), LightningCallbacks(counter)]
+    )
     assert counter.steps == [6, 7, 8, 9]  # continued from the step-6 checkpoint
 
-    ref_weights, ref_optim = _last(tmp_path / "ref")
-    weights, optim = _last(tmp_path / "run")
-    for name in ref_weights:
-        assert torch.equal(ref_weights[name], weights[name]), name
-    assert len(optim["param_groups"]) == len(ref_optim["param_groups"])  # Lightning #6891
-    for mine, theirs in zip(optim["param_groups"], ref_optim["param_groups"]):
+    assert_same_training_state(ref.run_dir, crashed.run_dir)
+    groups = last_checkpoint(crashed.run_dir)["optimizer_states"][0]["param_groups"]
+    ref_groups = last_checkpoint(ref.run_dir)["optimizer_states"][0]["param_groups"]
+    assert len(groups) == len(ref_groups)  # Lightning #6891
+    for mine, theirs in zip(groups, ref_groups):
         assert (mine["name"], mine["lr"], mine["start_step"]) == (
             theirs["name"],
             theirs["lr"],
             theirs["start_step"],
         )
-    for key, state in ref_optim["state"].items():
-        assert torch.equal(state["exp_avg"], optim["state"][key]["exp_avg"])
-        assert torch.equal(state["exp_avg_sq"], optim["state"][key]["exp_avg_sq"])
-    assert resumed["steps_trained"] == ref.summary["steps_trained"] == 10
-    assert resumed["test"] == ref.summary["test"]
-    assert resumed["validation"] == ref.summary["validation"]
+    assert resumed.summary["steps_trained"] == ref.summary["steps_trained"] == 10
+    assert resumed.test == ref.test
+    assert resumed.validation == ref.validation
 
 
 # --- recipe checks ----------------------------------------------------------------------
 
 
-class FakeLora:
-    @ftcore.hookimpl
-    def ftcore_components(self):
-        return [Component(kind="strategy", name="lora")]
-
-
-def _validate(tiny_model_dir, overrides, plugins=()):
-    from ftcore.recipe.loader import apply_overrides
-
-    hooks = build_hooks([MemoryDataset(SPLITS), *plugins], disable=["lora"])
-    raw = apply_overrides(OmegaConf.create(base_recipe(tiny_model_dir)), overrides)
-    with pytest.raises(RecipeError) as info:
-        validate(raw, hooks, source="test", default_name="test")
-    return info.value.problems
-
-
 def test_validate_reports_bad_combinations(tiny_model_dir):
-    problems = _validate(
-        tiny_model_dir,
+    problems = recipe_problems(
+        base_recipe(tiny_model_dir),
         ["strategies.gradual_unfreezing.unit=step", "strategies.lora={}"],
-        [FakeLora()],
+        plugins=[MemoryDataset(SPLITS), StubComponent("strategy", "lora")],
+        disable=["lora"],
     )
     assert problems == [
         "strategies: 'gradual_unfreezing' cannot be combined with 'lora'; remove one of them"
     ]
-    problems = _validate(
-        tiny_model_dir,
+    problems = recipe_problems(
+        base_recipe(tiny_model_dir),
         [
             "optim.schedule=one_cycle",
             "trainer.strategy=ddp",
@@ -288,6 +211,8 @@ def test_validate_reports_bad_combinations(tiny_model_dir):
             "strategies.gradual_unfreezing.milestones=[3,1]",
             "strategies.discriminative_lr.groups={low: '(', high: classifier}",
         ],
+        plugins=[MemoryDataset(SPLITS)],
+        disable=["lora"],
     )
     assert sorted(p.split(":")[0] for p in problems) == [
         "strategies.discriminative_lr.groups.low",

@@ -1,7 +1,7 @@
 """``ftcore new-plugin NAME --kind KIND``: write a complete plugin distribution.
 
-The templates live in ``ftcore/templates/`` (shipped as package data): ``common/`` for
-every kind, plus one folder per kind. In template paths ``__package__`` becomes the
+The templates live in ``ftcore_devkit/templates/`` (shipped as package data): ``common/``
+for every kind, plus one folder per kind. In template paths ``__package__`` becomes the
 package name and ``__slug__`` the plugin's slug; files ending in ``.tmpl`` are filled in
 with :class:`string.Template` (``${name}``...), others are copied as they are.
 
@@ -15,7 +15,8 @@ What gets written (for ``ftcore new-plugin my-strategy --kind strategy``)::
       ftcore_my_strategy/logic.py          pure functions (strategy, head, dataset)
       ftcore_my_strategy/callback.py       the Lightning callback (strategy, callback)
       ftcore_my_strategy/recipes/my-strategy-demo.yaml   a recipe that uses it
-      tests/test_ftcore_my_strategy.py     tests on ftcore.testing: conformance + a tiny run
+      tests/test_ftcore_my_strategy.py     tests on ftcore_devkit.testing: conformance, a tiny run
+      tests/conftest.py                    pytest_plugins = ["ftcore_devkit.testing"]
 
 No heavy imports: this runs in a second.
 """

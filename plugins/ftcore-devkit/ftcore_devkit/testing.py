@@ -1,6 +1,7 @@
-"""ftcore's pytest plugin for plugin authors (``pytest_plugins = ["ftcore.testing"]``).
+"""The test kit for ftcore plugin authors: a pytest plugin and plain helpers.
 
-Installed with ftcore and loaded by pytest automatically (the ``pytest11`` entry point).
+Opt-in, like ``pytester``: write ``pytest_plugins = ["ftcore_devkit.testing"]`` in your
+tests' ``conftest.py``, or run ``pytest -p ftcore_devkit.testing``.
 Nothing here imports torch at import time.
 
 Fixtures:
@@ -18,12 +19,17 @@ Fixtures:
                               optional)
   hook_recorder               record the hook and head method calls of a plugin manager
   run_recipe                  run a recipe in a temporary directory -> RunResult
+                              (``crash_at_step=N`` kills it at training step N)
+  resume_recipe               continue an interrupted run in its folder -> RunResult
+  one_torch_thread            one torch thread for a module (``usefixtures``)
 
 Plain helpers (no fixture needed): :func:`make_rows`, :func:`tiny_splits`,
-:func:`base_recipe`, :func:`build_hooks`, :func:`execute_recipe`, :func:`save_tiny_bert`,
-:func:`save_tiny_causal_lm`, :class:`MemoryDataset`, :class:`HookRecorder`, and
-:mod:`ftcore.conformance` (also reachable as ``ftcore.testing.conformance``), the checks
-every plugin must pass.
+:func:`base_recipe`, :func:`build_hooks`, :func:`execute_recipe` (``crash_at_step=N``),
+:func:`resume_run`, :func:`last_checkpoint`, :func:`assert_same_training_state`,
+:func:`save_tiny_bert`, :func:`save_tiny_causal_lm`, :func:`tiny_llama_config`,
+:class:`MemoryDataset`, :class:`HookRecorder`, :class:`CrashAt`, and
+:mod:`ftcore_devkit.conformance` (also reachable as ``ftcore_devkit.testing.conformance``),
+the checks every plugin must pass.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ from typing import Any
 import pytest
 
 import ftcore
-from ftcore import conformance  # noqa: F401 - ftcore.testing.conformance
 from ftcore.types import Component, RawSplits, Row
+from ftcore_devkit import conformance  # noqa: F401 - ftcore_devkit.testing.conformance
 
 POSITIVE = ["great", "wonderful", "brilliant", "moving", "delightful", "superb", "funny"]
 NEGATIVE = ["awful", "boring", "dull", "terrible", "tedious", "bland", "painful"]
@@ -57,11 +63,14 @@ def make_rows(n: int, seed: int = 0) -> list[Row]:
     return rows
 
 
-def tiny_splits(seed: int = 0) -> dict[str, list[Row]]:
+def tiny_splits(
+    seed: int = 0, train: int = 64, validation: int = 16, test: int = 16
+) -> dict[str, list[Row]]:
+    """``make_rows`` splits: ``train`` / ``validation`` / ``test`` rows (seeds seed, +1, +2)."""
     return {
-        "train": make_rows(64, seed),
-        "validation": make_rows(16, seed + 1),
-        "test": make_rows(16, seed + 2),
+        "train": make_rows(train, seed),
+        "validation": make_rows(validation, seed + 1),
+        "test": make_rows(test, seed + 2),
     }
 
 
@@ -178,6 +187,20 @@ def _bert_tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(minilm_tokenizer_dir())
 
 
+def tiny_bert_config(**overrides: Any) -> Any:
+    """A ``BertConfig`` of 2 layers, 32 hidden units and 2 heads; ``overrides`` set any
+    other field (``vocab_size``, ``num_labels``...) or change these."""
+    from transformers import BertConfig
+
+    sizes = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+    }
+    return BertConfig(**{**sizes, **overrides})
+
+
 def save_tiny_bert(folder: Path, seed: int = 0) -> Path:
     """Write a randomly initialised 2-layer, 32-hidden BERT plus a tokenizer.
 
@@ -185,18 +208,11 @@ def save_tiny_bert(folder: Path, seed: int = 0) -> Path:
     small WordPiece tokenizer built in memory, so this works without any model package.
     """
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
     tokenizer = _bert_tokenizer()
     torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
+    config = tiny_bert_config(vocab_size=tokenizer.vocab_size, max_position_embeddings=128)
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -239,6 +255,21 @@ def tiny_bpe_tokenizer(chat_template: bool = True, vocab_size: int = 400) -> Any
     return fast
 
 
+def tiny_llama_config(**overrides: Any) -> Any:
+    """A ``LlamaConfig`` of 2 layers, 32 hidden units and 2 heads (1 key-value head);
+    ``overrides`` set any other field (``vocab_size``, token ids...)."""
+    from transformers import LlamaConfig
+
+    sizes = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+    }
+    return LlamaConfig(**{**sizes, **overrides})
+
+
 def save_tiny_causal_lm(folder: Path, seed: int = 0, chat_template: bool = True) -> Path:
     """Write a randomly initialised 2-layer, 32-hidden Llama causal LM plus its tokenizer.
 
@@ -246,17 +277,12 @@ def save_tiny_causal_lm(folder: Path, seed: int = 0, chat_template: bool = True)
     and no generation plugin; loads with ``AutoModelForCausalLM.from_pretrained(folder)``.
     """
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     tokenizer = tiny_bpe_tokenizer(chat_template=chat_template)
     torch.manual_seed(seed)
-    config = LlamaConfig(
+    config = tiny_llama_config(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
         max_position_embeddings=256,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
@@ -270,7 +296,8 @@ def save_tiny_causal_lm(folder: Path, seed: int = 0, chat_template: bool = True)
 
 @dataclass
 class RunResult:
-    """What ``run_recipe`` returns: the summary, the run directory and the recipe."""
+    """What ``run_recipe`` and ``resume_recipe`` return: the summary, the run directory
+    and the recipe."""
 
     summary: dict[str, Any]
     run_dir: Path
@@ -278,6 +305,8 @@ class RunResult:
     hooks: Any
     # The finished ftcore.run.Run: trainer (with its callbacks), module, datamodule, data.
     run: Any = None
+    # The training step ``crash_at_step`` killed the run at (then ``summary`` is empty).
+    crashed_at: int | None = None
 
     @property
     def test(self) -> dict[str, float]:
@@ -378,30 +407,73 @@ def execute_recipe(
     overrides: list[str] = (),
     plugins: Iterable[object] = (),
     hooks: Any = None,
+    crash_at_step: int | None = None,
 ) -> RunResult:
     """Validate a recipe dict (with overrides) and run it into ``out``.
 
     When an evaluation plugin is installed and the recipe has no ``evaluation:`` section,
     evaluation is switched off (``evaluation.enabled: false``) to keep tests fast and the
     hook sequence of a run exactly core's; give the section to test evaluation.
+
+    crash_at_step: kill the run as training step N starts (see :class:`CrashAt`): the
+        result has an empty ``summary`` and ``crashed_at=N``, the run directory what a
+        killed process leaves (checkpoints included); continue it with :func:`resume_run`.
     """
     from omegaconf import OmegaConf
 
     from ftcore.recipe.loader import apply_overrides
     from ftcore.recipe.validate import validate
-    from ftcore.run import execute
 
     hooks = hooks or build_hooks(plugins)
     if "evaluation" not in recipe and hooks.names("evaluation"):
         recipe = {**recipe, "evaluation": {"enabled": False}}  # fast tests: evaluation is opt-in
     raw = apply_overrides(OmegaConf.create(recipe), list(overrides))
     cfg = validate(raw, hooks, source="test recipe", default_name="test")
+    return _execute(cfg, hooks, Path(out), crash_at_step=crash_at_step)
+
+
+def resume_run(run_dir: Path, plugins: Iterable[object] = (), hooks: Any = None) -> RunResult:
+    """Continue an interrupted run in its folder, as ``ftcore run --resume RUN_DIR`` does.
+
+    The run's own ``recipe.yaml`` is validated again and training goes on from its last
+    checkpoint. plugins / hooks: as for :func:`execute_recipe` (give the interrupted run's
+    dataset plugin again, e.g. the same :class:`MemoryDataset`).
+    """
+    from omegaconf import OmegaConf
+
+    from ftcore.recipe.validate import validate
+
+    run_dir = Path(run_dir)
+    hooks = hooks or build_hooks(plugins)
+    raw = OmegaConf.load(run_dir / "recipe.yaml")
+    cfg = validate(raw, hooks, source="recipe.yaml", default_name="test")
+    return _execute(cfg, hooks, run_dir, resume=True)
+
+
+def _execute(
+    cfg: Any, hooks: Any, out: Path, resume: bool = False, crash_at_step: int | None = None
+) -> RunResult:
+    from ftcore.run import execute
+
     capture = _RunCapture()
-    hooks.pm.register(capture)
+    crash = CrashAt(crash_at_step) if crash_at_step is not None else None
+    added = [p for p in (capture, crash) if p is not None]
+    for plugin in added:
+        hooks.pm.register(plugin)
     try:
-        summary = execute(cfg, hooks, out=str(out))
+        summary = execute(cfg, hooks, out=str(out), resume=resume)
+    except SimulatedCrash:
+        if crash is None:
+            raise  # a test's own CrashAt: its test expects the exception
+        return RunResult({}, out, cfg, hooks, run=capture.run, crashed_at=crash_at_step)
     finally:
-        hooks.pm.unregister(capture)
+        for plugin in added:
+            hooks.pm.unregister(plugin)
+    if crash is not None:
+        raise AssertionError(
+            f"crash_at_step={crash_at_step}: the run finished before that training step "
+            f"({summary.get('steps_trained')} steps); choose an earlier step"
+        )
     return RunResult(summary=summary, run_dir=out, recipe=cfg, hooks=hooks, run=capture.run)
 
 
@@ -414,6 +486,112 @@ class _RunCapture:
     @ftcore.hookimpl
     def ftcore_run_start(self, run: Any) -> None:
         self.run = run
+
+
+class SimulatedCrash(Exception):
+    """Raised in a run by :class:`CrashAt`: stands in for a process killed mid-run."""
+
+
+class CrashAt:
+    """A plugin whose Lightning callback raises :class:`SimulatedCrash` as training step
+    ``step`` starts (``trainer.global_step == step``), after the checkpoints of the steps
+    before it were written. ``crash_at_step=N`` registers one for a run."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    @ftcore.hookimpl
+    def ftcore_lightning_callbacks(self, recipe: Any, run: Any) -> list[Any]:
+        import lightning as L
+
+        step = self.step
+
+        class _Crash(L.Callback):
+            def on_train_batch_start(self, trainer, module, batch, batch_idx):
+                if trainer.global_step == step:
+                    raise SimulatedCrash(f"killed at step {step}")
+
+        return [_Crash()]
+
+
+def last_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """The run's ``checkpoints/last.ckpt``, loaded as a resume loads it (weights only)."""
+    import torch
+
+    return torch.load(Path(run_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def assert_same_training_state(expected_dir: Path, run_dir: Path) -> None:
+    """The last checkpoints of two runs hold equal weights and optimiser states, exactly
+    (what a resumed run must reach compared with an uninterrupted one)."""
+    import torch
+
+    expected, got = last_checkpoint(expected_dir), last_checkpoint(run_dir)
+    assert expected["state_dict"].keys() == got["state_dict"].keys()
+    for name, tensor in expected["state_dict"].items():
+        assert torch.equal(tensor, got["state_dict"][name]), f"weights differ: {name}"
+    mine, theirs = got["optimizer_states"], expected["optimizer_states"]
+    assert len(mine) == len(theirs)
+    for ours, ref in zip(mine, theirs):
+        assert ours["state"].keys() == ref["state"].keys()
+        for key, state in ref["state"].items():
+            for field, value in state.items():
+                same = (
+                    torch.equal(value, ours["state"][key][field])
+                    if isinstance(value, torch.Tensor)
+                    else value == ours["state"][key][field]
+                )
+                assert same, f"optimiser state differs: parameter {key}, {field}"
+
+
+class LightningCallbacks:
+    """A plugin adding the given Lightning callbacks to the runs of its plugin manager
+    (a test's recorder, counter...): ``build_hooks([dataset, LightningCallbacks(cb)])``."""
+
+    def __init__(self, *callbacks: Any) -> None:
+        self.callbacks = list(callbacks)
+
+    @ftcore.hookimpl
+    def ftcore_lightning_callbacks(self, recipe: Any, run: Any) -> list[Any]:
+        return list(self.callbacks)
+
+
+class StubComponent:
+    """A plugin that declares one component (no schema, no behaviour), for tests of recipe
+    checks that look at which components a recipe uses (e.g. ``StubComponent("strategy",
+    "lora")`` when the real plugin is not installed)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind, self.name = kind, name
+
+    @ftcore.hookimpl
+    def ftcore_components(self) -> list[Component]:
+        return [Component(kind=self.kind, name=self.name)]
+
+
+def recipe_problems(
+    recipe: dict,
+    overrides: list[str] = (),
+    hooks: Any = None,
+    plugins: Iterable[object] = (),
+    disable: Iterable[str] = (),
+) -> list[str]:
+    """The problems validation reports for a recipe dict with overrides (``[]`` when it is
+    valid), one ``"dotted.path: what is wrong"`` line each, as ``ftcore validate`` shows.
+    hooks, or plugins and disable (installed plugins left out): as for :func:`build_hooks`."""
+    from omegaconf import OmegaConf
+
+    from ftcore.errors import RecipeError
+    from ftcore.recipe.loader import apply_overrides
+    from ftcore.recipe.validate import validate
+
+    hooks = hooks or build_hooks(plugins, disable=disable)
+    raw = apply_overrides(OmegaConf.create(recipe), list(overrides))
+    try:
+        validate(raw, hooks, source="test", default_name="test")
+    except RecipeError as exc:
+        return list(exc.problems)
+    return []
 
 
 TASK_ROWS: dict[str, Callable[[int, int], list[Row]]] = {
@@ -517,7 +695,7 @@ def run_recipe(
     """Run a recipe in a temporary directory and return its :class:`RunResult`.
 
     ``run_recipe(overrides=[...], plugins=[...], recipe=None, hooks=None, rows=None,
-    task=None)``:
+    task=None, crash_at_step=None)``:
 
     overrides: ``key=value`` strings, as on the command line.
     plugins: your plugin (module or object), registered with the installed plugins.
@@ -526,6 +704,9 @@ def run_recipe(
     rows: the splits dataset ``memory`` serves (default ``tiny_rows``).
     task: ``"regression"`` or ``"generation"`` picks that head's tiny model and rows (the
         head's plugin must be installed or passed in ``plugins``).
+    crash_at_step: kill the run as training step N starts, leaving what a killed process
+        leaves; the result has ``crashed_at=N`` and an empty summary. Continue the run
+        with ``resume_recipe(result.run_dir)``.
 
     Each call in a test gets its own run directory (``run``, ``run-2``...).
     """
@@ -538,16 +719,58 @@ def run_recipe(
         hooks: Any = None,
         rows: dict[str, list[Row]] | None = None,
         task: str | None = None,
+        crash_at_step: int | None = None,
     ) -> RunResult:
         if recipe is None:
             recipe = _task_recipe(request, task) if task else base_recipe(tiny_model_dir)
-        if rows is None and task in TASK_ROWS:
-            rows = splits_of(TASK_ROWS[task])
-        dataset = MemoryDataset(rows) if rows is not None else memory_dataset
         if hooks is None:
-            hooks = build_hooks([dataset, *plugins])
+            hooks = build_hooks([_task_dataset(memory_dataset, rows, task), *plugins])
         calls.append(1)
         out = tmp_path / ("run" if len(calls) == 1 else f"run-{len(calls)}")
-        return execute_recipe(recipe, out, overrides, hooks=hooks)
+        return execute_recipe(recipe, out, overrides, hooks=hooks, crash_at_step=crash_at_step)
 
     return run
+
+
+@pytest.fixture
+def resume_recipe(memory_dataset: MemoryDataset) -> Callable[..., RunResult]:
+    """Continue an interrupted run (``run_recipe(..., crash_at_step=N)``) in its folder,
+    as ``ftcore run --resume`` does, and return its :class:`RunResult`.
+
+    ``resume_recipe(run_dir, plugins=[...], hooks=None, rows=None, task=None)``: give the
+    same ``plugins``, ``rows`` and ``task`` as the interrupted run (they pick the data).
+    """
+
+    def resume(
+        run_dir: Path,
+        plugins: Iterable[object] = (),
+        hooks: Any = None,
+        rows: dict[str, list[Row]] | None = None,
+        task: str | None = None,
+    ) -> RunResult:
+        if hooks is None:
+            hooks = build_hooks([_task_dataset(memory_dataset, rows, task), *plugins])
+        return resume_run(run_dir, hooks=hooks)
+
+    return resume
+
+
+def _task_dataset(
+    default: MemoryDataset, rows: dict[str, list[Row]] | None, task: str | None
+) -> MemoryDataset:
+    """Dataset ``memory`` serving ``rows``, else the task's tiny rows, else ``default``."""
+    if rows is None and task in TASK_ROWS:
+        rows = splits_of(TASK_ROWS[task])
+    return MemoryDataset(rows) if rows is not None else default
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterable[None]:
+    """One torch thread for a module's tests: tiny models gain nothing from more, and lose
+    much on a busy CPU. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

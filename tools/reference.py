@@ -1,6 +1,6 @@
 """Reference documentation generated from the code: hooks, recipe keys, plugins, CLI.
 
-``python -m ftcore.reference docs/reference`` rewrites ``hooks.md``, ``recipe.md`` and
+``python tools/reference.py docs/reference`` rewrites ``hooks.md``, ``recipe.md`` and
 ``plugins.md`` in that folder, and ``cli.md`` beside it (``docs/cli.md``); a test fails
 when the committed files differ from what the code says.
 
@@ -19,6 +19,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from ftcore_devkit.conformance import schema_comments
+
 from ftcore import hookspecs
 from ftcore.recipe import schema
 from ftcore.recipe.validate import type_name
@@ -33,7 +35,7 @@ def hooks_markdown() -> str:
         "# Hook reference",
         "",
         "Generated from `ftcore/hookspecs.py` by "
-        "`python -m ftcore.reference docs/reference`; do not edit by hand.",
+        "`python tools/reference.py docs/reference`; do not edit by hand.",
         "",
     ]
     lines += [inspect.getdoc(hookspecs) or "", ""]
@@ -56,21 +58,6 @@ def hooks_markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _comments(cls: type) -> dict[str, str]:
-    """Field -> the comment lines right above it in the dataclass source."""
-    found, pending = {}, []
-    for line in inspect.getsource(cls).splitlines():
-        text = line.strip()
-        if text.startswith("#"):
-            pending.append(text.lstrip("# "))
-        elif ":" in text and not text.startswith(("class ", '"""', "@")):
-            found[text.split(":")[0]] = " ".join(pending)
-            pending = []
-        else:
-            pending = []
-    return found
-
-
 def _default(field: dataclasses.Field) -> str:
     if field.default is not dataclasses.MISSING:
         value = field.default
@@ -86,7 +73,7 @@ def _default(field: dataclasses.Field) -> str:
 
 def schema_table(cls: type, prefix: str = "") -> list[str]:
     """Markdown rows for every key of a schema, nested sections included."""
-    hints, notes, rows = typing.get_type_hints(cls), _comments(cls), []
+    hints, notes, rows = typing.get_type_hints(cls), schema_comments(cls), []
     for field in dataclasses.fields(cls):
         path, tp = f"{prefix}{field.name}", hints[field.name]
         if dataclasses.is_dataclass(tp):
@@ -120,7 +107,7 @@ def recipe_markdown() -> str:
         "# Recipe reference",
         "",
         "Generated from `ftcore/recipe/schema.py` by "
-        "`python -m ftcore.reference docs/reference`; do not edit by hand.",
+        "`python tools/reference.py docs/reference`; do not edit by hand.",
         "",
         "Plugin sections (`head`, `data.options`, `strategies.<name>`, `callbacks.<name>`) "
         "are validated against the schema each plugin declares; `ftcore plugins` lists them "
@@ -200,13 +187,13 @@ def _component_lines(comp: Any) -> list[str]:
 
 def plugins_markdown() -> str:
     """Every component of this repository's plugins, with its recipe keys."""
-    from ftcore.conformance import components_of
+    from ftcore_devkit.conformance import components_of
 
     lines = [
         "# Plugin reference",
         "",
         "Generated from the plugins under `plugins/` by "
-        "`python -m ftcore.reference docs/reference`; do not edit by hand.",
+        "`python tools/reference.py docs/reference`; do not edit by hand.",
         "",
         "Each plugin is a distribution of its own. Each component is listed with the recipe "
         "keys its schema accepts (type, default, description); `ftcore validate` rejects any "
@@ -322,7 +309,7 @@ def cli_markdown() -> str:
             "# Command line",
             "",
             "Generated from ftcore's argparse parser (and the commands of this repository's "
-            "plugins) by `python -m ftcore.reference docs/reference`; do not edit by hand.",
+            "plugins) by `python tools/reference.py docs/reference`; do not edit by hand.",
             "",
             "| command | what it does |",
             "|---|---|",

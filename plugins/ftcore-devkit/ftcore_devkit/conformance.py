@@ -1,9 +1,9 @@
 """The conformance checks every ftcore plugin must pass, for ftcore's tests and yours.
 
 ``tests/test_conformance.py`` runs them on every discovered plugin. A plugin author calls
-the same checks in one line (also reachable as ``ftcore.testing.conformance``)::
+the same checks in one line (also reachable as ``ftcore_devkit.testing.conformance``)::
 
-    from ftcore.testing import conformance
+    from ftcore_devkit.testing import conformance
     import my_plugin.plugin as plugin
 
     def test_my_plugin_conforms():
@@ -128,10 +128,26 @@ def hookimpl_problems(plugin: Any) -> list[str]:
 # --- components and schemas -------------------------------------------------------------
 
 
+def schema_comments(cls: type) -> dict[str, str]:
+    """Field -> the comment lines right above it in the dataclass source.
+
+    The recipe reference shows them; :func:`component_problems` wants one per option.
+    """
+    found, pending = {}, []
+    for line in inspect.getsource(cls).splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            pending.append(text.lstrip("# "))
+        elif ":" in text and not text.startswith(("class ", '"""', "@")):
+            found[text.split(":")[0]] = " ".join(pending)
+            pending = []
+        else:
+            pending = []
+    return found
+
+
 def _schema_problems(comp: Component) -> list[str]:
     from omegaconf import OmegaConf
-
-    from ftcore.reference import _comments
 
     where = f"{comp.kind} '{comp.name}'"
     schema = comp.schema
@@ -142,7 +158,7 @@ def _schema_problems(comp: Component) -> list[str]:
         OmegaConf.structured(schema)
     except Exception as exc:
         problems.append(f"{where}: omegaconf rejects schema {schema.__name__}: {exc}")
-    notes = _comments(schema)
+    notes = schema_comments(schema)
     for field in dataclasses.fields(schema):
         if not notes.get(field.name):
             problems.append(
@@ -338,7 +354,7 @@ def recipe_problems(
     problems = [f"ftcore_recipe_dirs: {d} is not a folder" for d in missing_dirs]
     files = recipe_files(plugin)
     if files and hooks is None:
-        from ftcore.testing import build_hooks
+        from ftcore_devkit.testing import build_hooks
 
         hooks = build_hooks([plugin])
     for path in files:
@@ -368,7 +384,7 @@ def _recipe_enabling(
 
     from ftcore.errors import UserError
     from ftcore.recipe.validate import validate
-    from ftcore.testing import base_recipe
+    from ftcore_devkit.testing import base_recipe
 
     recipe = base_recipe(model_dir)
     if comp is not None:
@@ -424,7 +440,7 @@ def set_up_run(recipe: Any, hooks: Any, run_dir: Path) -> Any:
     the head's DataInfo (from the tiny rows); no model, tokenizer or trainer."""
     from ftcore.data.prepare import PreparedData
     from ftcore.run import Run
-    from ftcore.testing import tiny_splits
+    from ftcore_devkit.testing import tiny_splits
 
     rows = tiny_splits()
     run = Run(recipe=recipe, hooks=hooks, run_dir=run_dir)
@@ -444,7 +460,7 @@ def callback_problems(plugin: Any, hooks: Any = None) -> list[str]:
     func = _impl(plugin, "ftcore_lightning_callbacks")
     if func is None:
         return []
-    from ftcore.testing import MemoryDataset, build_hooks, tiny_splits
+    from ftcore_devkit.testing import MemoryDataset, build_hooks, tiny_splits
 
     hooks = hooks or build_hooks([MemoryDataset(tiny_splits()), plugin])
     problems = []
@@ -597,7 +613,7 @@ def result_problems(plugin: Any, hooks: Any = None) -> list[str]:
     what a run would stop on, found before the run.
     """
     from ftcore.hookcheck import hook_names, result_problem
-    from ftcore.testing import MemoryDataset, build_hooks, save_tiny_bert, tiny_splits
+    from ftcore_devkit.testing import MemoryDataset, build_hooks, save_tiny_bert, tiny_splits
 
     implemented = {h: _impl(plugin, h) for h in hook_names() if h not in _NOT_CALLED}
     implemented = {h: f for h, f in implemented.items() if f is not None}
