@@ -95,7 +95,13 @@ def head_problems(impl: Any) -> list[str]:
     """What a component's ``impl`` lacks to be a head (required methods)."""
     if impl is None:
         return ["declares no impl (Component(kind='head', impl=MyHead()))"]
-    missing = [m for m in REQUIRED if not callable(getattr(impl, m, None))]
+    from ftcore.types import Head
+
+    def implemented(name: str) -> bool:  # not the protocol's own stub
+        method = getattr(impl, name, None)
+        return callable(method) and getattr(type(impl), name, None) is not getattr(Head, name)
+
+    missing = [m for m in REQUIRED if not implemented(m)]
     return [f"impl {type(impl).__name__} lacks {', '.join(missing)}"] if missing else []
 
 

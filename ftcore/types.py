@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -145,7 +145,9 @@ class Head(Protocol[OptionsT]):
     Core looks the head up once per run or command and calls its methods with keyword
     arguments. Every method receives ``options``: the ``head:`` section as an instance of
     the head's schema dataclass (``OmegaConf.to_object``), or None for a head without a
-    schema. Derive from :class:`BaseHead` to inherit the optional methods' defaults.
+    schema. The optional methods (text_key, monitor, check, export, run_start, run_end,
+    baseline, error_analysis, forgetting) have their defaults here: derive from
+    :class:`BaseHead` (or from ``Head`` itself) to inherit them.
     Keep torch, transformers and torchmetrics imports inside the methods.
     """
 
@@ -163,7 +165,7 @@ class Head(Protocol[OptionsT]):
 
     def text_key(self, *, options: OptionsT) -> str:
         """The row field holding the text core checks and normalises (``"text"``)."""
-        ...
+        return "text"
 
     def encode(
         self,
@@ -212,26 +214,26 @@ class Head(Protocol[OptionsT]):
 
     def monitor(self, *, options: OptionsT) -> Monitor:
         """The default checkpoint metric and mode, and the metric names the head logs."""
-        ...
+        return Monitor()
 
     def check(self, *, recipe: DictConfig, options: OptionsT) -> list[str]:
         """Problems of the validated recipe for this head, ``"head.x: what; how to fix"``;
         core adds the ``checkpoint.monitor`` check from :meth:`monitor`."""
-        ...
+        return []
 
     def export(self, *, model: Module, info: DataInfo, options: OptionsT, run: Run) -> Module:
         """The model to save to ``model/``, after the ``ftcore_export_model`` plugins."""
-        ...
+        return model
 
     # --- run lifecycle ----------------------------------------------------------------
 
     def run_start(self, *, run: Run, options: OptionsT) -> None:
         """The run is set up and about to fit (after the ``ftcore_run_start`` hooks)."""
-        ...
+        return None
 
     def run_end(self, *, run: Run, options: OptionsT, summary: dict[str, Any]) -> None:
         """The run folder is complete (before the ``ftcore_run_end`` hooks)."""
-        ...
+        return None
 
     # --- evaluation (used by evaluation plugins) --------------------------------------
 
@@ -245,7 +247,7 @@ class Head(Protocol[OptionsT]):
     def baseline(self, *, run: Run, options: OptionsT) -> dict[str, list[Row]] | None:
         """Test-split predictions without fine-tuning, by baseline name (majority class,
         linear probe), shaped like :meth:`decode` plus ``target``; None for none."""
-        ...
+        return None
 
     def error_analysis(
         self,
@@ -257,54 +259,20 @@ class Head(Protocol[OptionsT]):
         out_dir: str,
     ) -> list[ReportSection]:
         """Report sections about the test errors; files may be written under ``out_dir``."""
-        ...
+        return []
 
     def forgetting(self, *, run: Run, model: Module, options: OptionsT) -> dict[str, Any] | None:
         """How well ``model`` (pretrained or fine-tuned) still serves outside the task:
         named scores with per-example values; None when it does not apply."""
-        ...
-
-
-class BaseHead(Generic[OptionsT]):
-    """Defaults for a :class:`Head`'s optional methods: text in ``"text"``, no recipe
-    checks, ``val/loss`` monitored, export unchanged, no lifecycle work, no baseline,
-    forgetting or error analysis. A head overrides data_info, check_row, encode, collate,
-    build_model, step, metrics, decode and score (and monitor to pick a metric)."""
-
-    def text_key(self, *, options: OptionsT) -> str:
-        return "text"
-
-    def check(self, *, recipe: DictConfig, options: OptionsT) -> list[str]:
-        return []
-
-    def monitor(self, *, options: OptionsT) -> Monitor:
-        return Monitor()
-
-    def export(self, *, model: Module, info: DataInfo, options: OptionsT, run: Run) -> Module:
-        return model
-
-    def run_start(self, *, run: Run, options: OptionsT) -> None:
         return None
 
-    def run_end(self, *, run: Run, options: OptionsT, summary: dict[str, Any]) -> None:
-        return None
 
-    def baseline(self, *, run: Run, options: OptionsT) -> dict[str, list[Row]] | None:
-        return None
-
-    def error_analysis(
-        self,
-        *,
-        predictions: list[Row],
-        rows: list[Row],
-        info: DataInfo,
-        options: OptionsT,
-        out_dir: str,
-    ) -> list[ReportSection]:
-        return []
-
-    def forgetting(self, *, run: Run, model: Module, options: OptionsT) -> dict[str, Any] | None:
-        return None
+class BaseHead(Head[OptionsT]):
+    """A :class:`Head` with the optional methods' defaults, written once in the protocol:
+    text in ``"text"``, no recipe checks, ``val/loss`` monitored, export unchanged, no
+    lifecycle work, no baseline, forgetting or error analysis. A head overrides
+    data_info, check_row, encode, collate, build_model, step, metrics, decode and score
+    (and monitor to pick a metric)."""
 
 
 @dataclass(frozen=True)

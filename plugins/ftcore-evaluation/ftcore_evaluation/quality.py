@@ -45,12 +45,11 @@ def stratified(labels: list[str], size: int, seed: int) -> list[int]:
 
 def _single_label(run: Any) -> bool:
     rows = run.data.rows["train"]
-    return (
-        run.recipe.task == "classification"
-        and bool(run.info.labels)
+    return (  # a label vocabulary and one label per row: single-label classification
+        bool(run.info.labels)
         and not getattr(run.head_options, "multi_label", False)
         and bool(rows)
-        and "label" in rows[0]
+        and isinstance(rows[0].get("label"), (str, int))
     )
 
 
