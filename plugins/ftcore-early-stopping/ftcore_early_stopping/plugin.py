@@ -20,19 +20,13 @@ from ftcore.types import Component
 from ftcore_early_stopping.schema import EarlyStoppingConfig
 
 NAME = "early_stopping"
+ABOUT = "Stop when a validation metric stops improving (Lightning EarlyStopping)"
 REPORT = "early_stopping.json"
 
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [
-        Component(
-            kind="strategy",
-            name=NAME,
-            schema=EarlyStoppingConfig,
-            description="Stop when a validation metric stops improving (Lightning EarlyStopping)",
-        )
-    ]
+    return [Component(kind="strategy", name=NAME, schema=EarlyStoppingConfig, description=ABOUT)]
 
 
 def options(recipe: Any) -> Any:
