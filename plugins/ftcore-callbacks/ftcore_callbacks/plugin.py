@@ -16,16 +16,19 @@ from ftcore.types import Component
 from ftcore_callbacks.schema import SamplePredictionsConfig
 
 SAMPLE_PREDICTIONS = "sample_predictions"
-ABOUT = (
-    "Log predictions on a few validation examples to TensorBoard (text tab) after every "
-    "n-th validation epoch"
-)
 
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    schema = SamplePredictionsConfig
-    return [Component(kind="callback", name=SAMPLE_PREDICTIONS, schema=schema, description=ABOUT)]
+    return [
+        Component(
+            kind="callback",
+            name=SAMPLE_PREDICTIONS,
+            schema=SamplePredictionsConfig,
+            description="Log predictions on a few validation examples to TensorBoard "
+            "(text tab) after every n-th validation epoch",
+        )
+    ]
 
 
 @ftcore.hookimpl

@@ -10,8 +10,6 @@ import argparse
 import ftcore
 from ftcore.types import Command
 
-HELP = "write a new plugin: strategy, head, dataset, callback"
-
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     from ftcore_devkit.scaffold import add_arguments
@@ -27,4 +25,11 @@ def _run(args: argparse.Namespace) -> int:
 
 @ftcore.hookimpl
 def ftcore_commands() -> list[Command]:
-    return [Command("new-plugin", HELP, _add_arguments, _run)]
+    return [
+        Command(
+            name="new-plugin",
+            help="write a new plugin: strategy, head, dataset, callback",
+            add_arguments=_add_arguments,
+            run=_run,
+        )
+    ]

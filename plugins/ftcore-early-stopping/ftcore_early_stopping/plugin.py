@@ -20,13 +20,19 @@ from ftcore.types import Component
 from ftcore_early_stopping.schema import EarlyStoppingConfig
 
 NAME = "early_stopping"
-ABOUT = "Stop when a validation metric stops improving (Lightning EarlyStopping)"
 REPORT = "early_stopping.json"
 
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [Component(kind="strategy", name=NAME, schema=EarlyStoppingConfig, description=ABOUT)]
+    return [
+        Component(
+            kind="strategy",
+            name=NAME,
+            schema=EarlyStoppingConfig,
+            description="Stop when a validation metric stops improving (Lightning EarlyStopping)",
+        )
+    ]
 
 
 def options(recipe: Any) -> Any:

@@ -23,20 +23,32 @@ from ftcore_lr_finder.schema import LRFinderConfig
 log = logging.getLogger(__name__)  # shown as "ftcore-lr-finder: ..." (ftcore.console)
 
 NAME = "lr_finder"
-ABOUT = "LR range test options, for optim.lr: auto and `ftcore lr-find`"
-HELP = "LR range test on a recipe: suggestion, reliability, plot"
 
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [Component(kind="strategy", name=NAME, schema=LRFinderConfig, description=ABOUT)]
+    return [
+        Component(
+            kind="strategy",
+            name=NAME,
+            schema=LRFinderConfig,
+            description="LR range test options, for optim.lr: auto and `ftcore lr-find`",
+        )
+    ]
 
 
 @ftcore.hookimpl
 def ftcore_commands() -> list[Command]:
     from ftcore_lr_finder import command
 
-    return [Command("lr-find", HELP, command.add_arguments, command.run)]
+    return [
+        Command(
+            name="lr-find",
+            help="LR range test on a recipe: suggestion, reliability, plot",
+            add_arguments=command.add_arguments,
+            run=command.run,
+        )
+    ]
 
 
 @ftcore.hookimpl
