@@ -11,49 +11,48 @@ import torch
 from torchmetrics import Metric, MetricCollection
 
 
-class Perplexity(Metric):
-    """exp(total NLL / total scored tokens) over the whole split (not a mean of batches)."""
+class _SumAndCount(Metric):
+    """A float64 sum and an integer count over the split, summed across devices."""
 
     full_state_update = False
 
     def __init__(self) -> None:
         super().__init__()
-        self.add_state("nll", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("tokens", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def _add(self, total: torch.Tensor, count: torch.Tensor) -> None:
+        # out of place: states reset under trainer.validate are inference tensors
+        self.total = self.total + total.detach().double().sum()
+        self.count = self.count + count.sum()
+
+
+class Perplexity(_SumAndCount):
+    """exp(total NLL / total scored tokens) over the whole split (not a mean of batches)."""
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        # out of place: states reset under trainer.validate are inference tensors
-        self.nll = self.nll + preds[:, 0].detach().double().sum()
-        self.tokens = self.tokens + target.sum()
+        self._add(preds[:, 0], target)
 
     def compute(self) -> torch.Tensor:
-        return torch.exp(self.nll / self.tokens.clamp(min=1)).float()
+        return torch.exp(self.total / self.count.clamp(min=1)).float()
 
 
-class AnswerAccuracy(Metric):
+class AnswerAccuracy(_SumAndCount):
     """Share of checked examples whose generated final answer matches the reference.
 
     Computes to nothing (no metric logged) when no example was checked, as in
     training and validation, where nothing is generated.
     """
 
-    full_state_update = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.add_state("correct", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("checked", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         flags = preds[:, 1]
         seen = ~torch.isnan(flags)
-        self.correct = self.correct + flags[seen].double().sum()
-        self.checked = self.checked + seen.sum()
+        self._add(flags[seen], seen)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        if int(self.checked) == 0:
+        if int(self.count) == 0:
             return {}
-        return {"answer_accuracy": (self.correct / self.checked).float()}
+        return {"answer_accuracy": (self.total / self.count).float()}
 
 
 def build(with_answers: bool) -> MetricCollection:
