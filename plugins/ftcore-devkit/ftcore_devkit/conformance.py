@@ -129,20 +129,23 @@ def hookimpl_problems(plugin: Any) -> list[str]:
 
 
 def schema_comments(cls: type) -> dict[str, str]:
-    """Field -> the comment lines right above it in the dataclass source.
+    """Field -> the comment lines right above it in the dataclass source (an inherited
+    field's from the base class that declares it last).
 
     The recipe reference shows them; :func:`component_problems` wants one per option.
     """
-    found, pending = {}, []
-    for line in inspect.getsource(cls).splitlines():
-        text = line.strip()
-        if text.startswith("#"):
-            pending.append(text.lstrip("# "))
-        elif ":" in text and not text.startswith(("class ", '"""', "@")):
-            found[text.split(":")[0]] = " ".join(pending)
-            pending = []
-        else:
-            pending = []
+    found: dict[str, str] = {}
+    for klass in reversed([c for c in cls.__mro__ if dataclasses.is_dataclass(c)]):
+        pending: list[str] = []  # a subclass's comment replaces its base's for that field
+        for line in inspect.getsource(klass).splitlines():
+            text = line.strip()
+            if text.startswith("#"):
+                pending.append(text.lstrip("# "))
+            elif ":" in text and not text.startswith(("class ", '"""', "@")):
+                found[text.split(":")[0]] = " ".join(pending)
+                pending = []
+            else:
+                pending = []
     return found
 
 

@@ -24,19 +24,15 @@ class L2Config:
 
 
 @dataclass
-class L1Config:
+class L1Config(L2Config):
     """alpha * sum of absolute weights: an L1 (sparsity) penalty toward zero."""
 
     # Coefficient of the term.
     alpha: float = 1.0e-6
-    # Which parameters: all, backbone, head, or regular expressions on parameter names.
-    apply_to: list[str] = field(default_factory=lambda: ["all"])
-    # Leave out biases and normalisation weights.
-    skip_bias_and_norm: bool = True
 
 
 @dataclass
-class L2SPConfig:
+class L2SPConfig(L2Config):
     """alpha * ||theta - theta0||^2: L2-SP, toward the pretrained weights (Li et al. 2018)."""
 
     # Coefficient of the term (Li et al. used 0.01 on the backbone).
@@ -48,12 +44,8 @@ class L2SPConfig:
 
 
 @dataclass
-class L1SPConfig:
+class L1SPConfig(L2SPConfig):
     """alpha * sum |theta - theta0|: L1-SP, toward the pretrained weights (Li et al. 2018)."""
 
     # Coefficient of the term.
     alpha: float = 1.0e-4
-    # Which parameters: backbone (default), head, all, or regular expressions.
-    apply_to: list[str] = field(default_factory=lambda: ["backbone"])
-    # Leave out biases and normalisation weights.
-    skip_bias_and_norm: bool = False
