@@ -675,14 +675,22 @@ def hook_recorder() -> Callable[[Any], HookRecorder]:
         recorder.stop()
 
 
+TASK_MODELS = {"generation": "tiny_causal_lm_dir"}  # default: tiny_model_dir (BERT)
+TASK_SETTINGS: dict[str, dict[str, Any]] = {
+    "generation": {
+        "head": {"max_new_tokens": 8, "eval_generate_limit": 4, "baseline_eval": False},
+        "data": {"max_length": 64},
+    }
+}
+
+
 def _task_recipe(request: pytest.FixtureRequest, task: str) -> dict[str, Any]:
     """base_recipe for ``task`` on the matching tiny model (a causal LM for generation)."""
-    if task == "generation":
-        recipe = base_recipe(request.getfixturevalue("tiny_causal_lm_dir"), task=task)
-        recipe["head"] = {"max_new_tokens": 8, "eval_generate_limit": 4, "baseline_eval": False}
-        recipe["data"]["max_length"] = 64
-        return recipe
-    return base_recipe(request.getfixturevalue("tiny_model_dir"), task=task)
+    model = request.getfixturevalue(TASK_MODELS.get(task, "tiny_model_dir"))
+    recipe = base_recipe(model, task=task)
+    for section, values in TASK_SETTINGS.get(task, {}).items():
+        recipe[section] = {**(recipe.get(section) or {}), **values}
+    return recipe
 
 
 @pytest.fixture
