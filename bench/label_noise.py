@@ -19,13 +19,17 @@ import time
 import numpy as np
 
 
+def parser() -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(prog="python -m bench.label_noise")
+    found.add_argument("recipe", nargs="?", default="sentiment-rotten-tomatoes")
+    found.add_argument("--flip", type=float, default=0.05)
+    found.add_argument("--rows", type=int, default=0, help="sample this many (0: all)")
+    found.add_argument("--seed", type=int, default=0)
+    return found
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("recipe", nargs="?", default="sentiment-rotten-tomatoes")
-    parser.add_argument("--flip", type=float, default=0.05)
-    parser.add_argument("--rows", type=int, default=0, help="sample this many (0: all)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser().parse_args()
     from ftcore_evaluation.dataquality import label_issues
 
     from ftcore.api import mean_pooled_embeddings, setup_run

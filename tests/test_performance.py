@@ -190,3 +190,14 @@ def test_bench_bf16_target_is_not_applicable_where_bf16_is_emulated():
     native = {"fp32": {"flops_per_s": 1.5e11}, "bf16": {"flops_per_s": 3e11}}
     assert precision_target("bf16", {"fraction_of_peak": 0.4}, native)["met"] is False
     assert precision_target("fp32", {"fraction_of_peak": 0.56}, emulated)["met"] is True
+
+
+def test_bench_label_noise_takes_the_documented_arguments():
+    from bench.label_noise import parser
+
+    args = parser().parse_args(["sentiment-rotten-tomatoes", "--flip", "0.05"])
+    assert (args.recipe, args.flip, args.rows) == ("sentiment-rotten-tomatoes", 0.05, 0)
+    assert (
+        "python -m bench.label_noise sentiment-rotten-tomatoes --flip 0.05"
+        in (ROOT / "docs" / "assess.md").read_text()
+    )
