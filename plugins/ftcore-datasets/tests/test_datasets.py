@@ -7,7 +7,6 @@ import importlib.util
 import io
 import json
 import subprocess
-import sys
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,7 @@ from ftcore_datasets import packaged, plugin, vader
 from ftcore_datasets.plugin import ftcore_components, ftcore_load_dataset
 from ftcore_datasets.schema import FileOptions, PackagedOptions, VaderOptions
 from ftcore_datasets.split import contiguous_split, split_sizes, stratified_split
+from ftcore_devkit.testing import run_python
 
 from ftcore.errors import UserError
 from ftcore.types import Component, RawSplits
@@ -159,8 +159,7 @@ def test_import_is_cheap():
         "import sys, ftcore_datasets.plugin as p; p.ftcore_components(); "
         "print(sorted(m for m in ('pandas', 'pyarrow', 'torch') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert run_python(code, check=True).stdout.strip() == "[]"
 
 
 def test_unknown_option_is_named():
