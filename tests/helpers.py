@@ -5,6 +5,8 @@ repository root on ``sys.path`` (``pythonpath = ["."]`` in pyproject.toml)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +52,17 @@ trainer: {{max_epochs: {max_epochs}, progress_bar: false, accelerator: cpu, devi
 {extra}
 """)
     return path
+
+
+def schema_leaves(schema: type, prefix: str = "") -> list[tuple[str, set, dataclasses.Field]]:
+    """(dotted path, the types it takes without None, the field) of every field of a
+    dataclass schema that is not itself a dataclass; nested dataclasses are walked."""
+    found = []
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        tp, path = hints[f.name], f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            found += schema_leaves(tp, f"{path}.")
+            continue
+        found.append((path, {a for a in typing.get_args(tp) if a is not type(None)} or {tp}, f))
+    return found

@@ -18,6 +18,7 @@ from ftcore.errors import RecipeError
 from ftcore.recipe import plugin_controls, ranges
 from ftcore.recipe.schema import RecipeConfig
 from ftcore.recipe.validate import validate
+from tests.helpers import schema_leaves
 
 HOOKS = build_hooks()
 BASE = {
@@ -57,13 +58,7 @@ def _numeric_fields(schema: type, prefix: str) -> list[tuple[str, type, typing.A
     """(dotted path, int or float, default) of every number field of a dataclass, nested
     dataclasses included; a list of numbers counts as its items' type."""
     found = []
-    hints = typing.get_type_hints(schema)
-    for f in dataclasses.fields(schema):
-        tp, path = hints[f.name], f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(tp):
-            found += _numeric_fields(tp, f"{path}.")
-            continue
-        args = {a for a in typing.get_args(tp) if a is not type(None)} or {tp}
+    for path, args, f in schema_leaves(schema, prefix):
         args |= {x for a in args for x in typing.get_args(a)}  # list[float] -> float
         kind = float if float in args else int if int in args else None
         if kind is not None:
