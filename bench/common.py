@@ -165,15 +165,11 @@ def machine(device: str = "cpu") -> dict[str, Any]:
     with contextlib.suppress(OSError):
         mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
         info["memory_gb"] = round(int(mem) / 2**20, 1)
-    versions = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import importlib.metadata as m, json; print(json.dumps({d: m.version(d) for d in "
-            "['torch', 'lightning', 'transformers', 'accelerate', 'torchmetrics']}))",
-        ],
-        capture_output=True,
-        text=True,
+    from ftcore_devkit.testing import run_python  # here, not at the top: workers stay light
+
+    versions = run_python(
+        "import importlib.metadata as m, json; print(json.dumps({d: m.version(d) for d in "
+        "['torch', 'lightning', 'transformers', 'accelerate', 'torchmetrics']}))"
     )
     with contextlib.suppress(ValueError):
         info["versions"] = json.loads(versions.stdout)
@@ -184,13 +180,15 @@ def machine(device: str = "cpu") -> dict[str, Any]:
 
 def accelerator() -> dict[str, Any]:
     """The CUDA card (name, memory, multiprocessors), torch's CUDA version and the driver."""
+    from ftcore_devkit.testing import run_python
+
     script = (
         "import json, torch; p = torch.cuda.get_device_properties(0); print(json.dumps({"
         "'name': p.name, 'memory_gib': round(p.total_memory / 2**30, 1), "
         "'multiprocessors': p.multi_processor_count, 'capability': f'{p.major}.{p.minor}', "
         "'cuda': torch.version.cuda, 'count': torch.cuda.device_count()}))"
     )
-    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    found = run_python(script)
     info: dict[str, Any] = {}
     with contextlib.suppress(ValueError):
         info = json.loads(found.stdout)

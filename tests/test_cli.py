@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from ftcore_devkit.testing import run_python
 
 from ftcore.cli import main
 
@@ -62,5 +63,4 @@ def test_commands_that_do_not_train_do_not_import_torch():
         "main(['recipes']); main(['plugins']); "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    run_python(code, check=True)

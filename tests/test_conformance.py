@@ -37,29 +37,26 @@ def test_plugin_loads(record):
     assert _plugin(record) is not None
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
-def test_hookimpls_match_specs(record):
-    _ok(conformance.hookimpl_problems(_plugin(record)))
+# Each check of the suite, run on every plugin: ids like ``classification-hookimpl_problems``.
+CHECKS = [
+    conformance.hookimpl_problems,  # hookimpls match the specs
+    conformance.component_problems,  # components declare documented schemas
+    conformance.section_problems,  # reads only the sections it declares
+    conformance.recipe_problems,  # shipped recipes validate
+    conformance.callback_problems,  # callbacks survive checkpoint and resume
+]
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
-def test_components_declare_documented_schemas(record):
-    _ok(conformance.component_problems(_plugin(record)))
-
-
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
-def test_reads_only_sections_it_declares(record):
-    _ok(conformance.section_problems(_plugin(record)))
-
-
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
-def test_shipped_recipes_validate(record):
-    _ok(conformance.recipe_problems(_plugin(record)))
-
-
-@pytest.mark.parametrize("record", RECORDS, ids=IDS)
-def test_callbacks_survive_checkpoint_and_resume(record):
-    _ok(conformance.callback_problems(_plugin(record)))
+@pytest.mark.parametrize(
+    ("record", "check"),
+    [
+        pytest.param(record, check, id=f"{record.name}-{check.__name__}")
+        for record in RECORDS
+        for check in CHECKS
+    ],
+)
+def test_plugin_passes_conformance_check(record, check):
+    _ok(check(_plugin(record)))
 
 
 # ftcore-devkit is core's own tooling kept apart from the runtime (test kit, scaffold): it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import subprocess
@@ -10,10 +9,11 @@ import sys
 import warnings
 
 import pytest
-from ftcore_devkit.testing import make_rows
+from ftcore_devkit.testing import run_python
 
 from ftcore import console
 from ftcore.cli import _parse
+from tests.helpers import write_csv_recipe
 
 # what Lightning, torch and transformers print on their own during a run
 NOISE = (
@@ -122,8 +122,7 @@ def test_importing_ftcore_configures_no_logging():
         "assert not logging.getLogger().handlers and logging.getLogger().level == 30; "
         "assert warnings.filters == filters"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    run_python(code, check=True)
 
 
 @pytest.mark.parametrize(
@@ -151,23 +150,11 @@ def test_flags_before_and_after_the_command(argv, verbosity):
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory, tiny_model_dir) -> str:
     folder = tmp_path_factory.mktemp("console")
-    data = folder / "data.csv"
-    with open(data, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(make_rows(60))
     # LoRA reports its trainable parameters: a plugin's info line, hidden by -q
     lora = "strategies: {lora: {r: 2, alpha: 4, dropout: 0.0}}" if _has("ftcore_lora") else ""
-    path = folder / "recipe.yaml"
-    path.write_text(f"""
-task: classification
-seed: 0
-model: {{name: "{tiny_model_dir}"}}
-data: {{source: csv, options: {{path: "{data}"}}, batch_size: 8, max_length: 16}}
-trainer: {{max_epochs: 1, progress_bar: false, accelerator: cpu, devices: "1"}}
-{"evaluation: {enabled: false}" if _has("ftcore_evaluation") else ""}
-{lora}
-""")
+    evaluation = "evaluation: {enabled: false}" if _has("ftcore_evaluation") else ""
+    extra = f"{evaluation}\n{lora}"
+    path = write_csv_recipe(folder, tiny_model_dir, extra, rows=60, batch_size=8, max_epochs=1)
     return str(path)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import typing
@@ -18,6 +17,7 @@ from ftcore.cli import _report, main
 from ftcore.errors import UserError
 from ftcore.recipe import load_recipe
 from ftcore.recipe.schema import RecipeConfig
+from tests.helpers import schema_leaves
 
 VALID = {
     "task": "classification",
@@ -227,13 +227,7 @@ EDGES = {
 def _number_keys(schema: type, prefix: str) -> list[tuple[str, bool]]:
     """(dotted path, is a list) of every int/float field, nested dataclasses included."""
     found = []
-    hints = typing.get_type_hints(schema)
-    for f in dataclasses.fields(schema):
-        tp, path = hints[f.name], f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(tp):
-            found += _number_keys(tp, f"{path}.")
-            continue
-        args = {a for a in typing.get_args(tp) if a is not type(None)} or {tp}
+    for path, args, _ in schema_leaves(schema, prefix):
         items = {x for a in args if typing.get_origin(a) is list for x in typing.get_args(a)}
         if args & {int, float}:
             found.append((path, False))

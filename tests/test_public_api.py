@@ -7,11 +7,10 @@ Public modules are ``ftcore``, ``ftcore.api``, ``ftcore.types`` and ``ftcore.err
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 from ftcore_devkit import conformance
+from ftcore_devkit.testing import run_python
 
 import ftcore.api as api
 from ftcore.types import BaseHead, Head
@@ -59,8 +58,7 @@ def test_every_name_in_all_exists_and_import_stays_light():
         "import sys, ftcore.api; "
         "print(','.join(m for m in ('torch', 'lightning', 'transformers') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert run_python(code, check=True).stdout.strip() == ""
 
 
 def test_no_task_guard_is_left_in_any_plugin():

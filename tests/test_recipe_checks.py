@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from ftcore_devkit.testing import run_python
 
 from ftcore.cli import main
 from ftcore.errors import RecipeError
@@ -244,8 +243,7 @@ def test_valid_values_do_not_import_lightning():
         "'trainer.accelerator=cpu', 'trainer.precision=bf16-mixed']) == 0; "
         "assert 'lightning' not in sys.modules and 'torch' not in sys.modules"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    run_python(code, check=True)
 
 
 # --- 5. names from other tools ---------------------------------------------------------

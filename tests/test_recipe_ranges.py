@@ -18,6 +18,7 @@ from ftcore.errors import RecipeError
 from ftcore.recipe import plugin_controls, ranges
 from ftcore.recipe.schema import RecipeConfig
 from ftcore.recipe.validate import validate
+from tests.helpers import schema_leaves
 
 HOOKS = build_hooks()
 BASE = {
@@ -57,13 +58,7 @@ def _numeric_fields(schema: type, prefix: str) -> list[tuple[str, type, typing.A
     """(dotted path, int or float, default) of every number field of a dataclass, nested
     dataclasses included; a list of numbers counts as its items' type."""
     found = []
-    hints = typing.get_type_hints(schema)
-    for f in dataclasses.fields(schema):
-        tp, path = hints[f.name], f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(tp):
-            found += _numeric_fields(tp, f"{path}.")
-            continue
-        args = {a for a in typing.get_args(tp) if a is not type(None)} or {tp}
+    for path, args, f in schema_leaves(schema, prefix):
         args |= {x for a in args for x in typing.get_args(a)}  # list[float] -> float
         kind = float if float in args else int if int in args else None
         if kind is not None:
@@ -78,9 +73,11 @@ CORE_NUMBERS = _numeric_fields(RecipeConfig, "")
 # --- 5. non-finite and out-of-range numbers -------------------------------------------
 
 
+# Items 5 and 6 share one test: each value is refused in one line that names it.
 @pytest.mark.parametrize(
     ("override", "message"),
     [
+        # item 5: non-finite and out-of-range numbers
         ("optim.lr=1e400", "must be a number above 0, or 'auto' (got inf); e.g. optim.lr=5e-05"),
         ("optim.lr='nan'", "must be a number above 0, or 'auto' (got nan)"),
         ("optim.grad_clip=.nan", "must be a number above 0, or null for no clipping (got nan)"),
@@ -93,9 +90,37 @@ CORE_NUMBERS = _numeric_fields(RecipeConfig, "")
         ("trainer.val_check_interval=0", "must be a fraction of an epoch in (0, 1]"),
         ("checkpoint.every_n_minutes=0", "above 0 and at most 1e+09, or null for off (got 0.0)"),
         ("checkpoint.every_n_minutes=1e20", "(got 1e+20); e.g. checkpoint.every_n_minutes=30"),
+        # item 6: values that passed validate and failed later
+        ("seed=-5", "seed=-5: must be a whole number from 0 to 4294967295 (got -5); e.g. seed=42"),
+        ("seed=4294967296", "must be a whole number from 0 to 4294967295"),
+        ("seed=1e20", "seed=1e20: expected int, got 1e+20"),
+        ("seed=100000000000000000000", "(got 100000000000000000000)"),
+        ("data.num_workers=-3", "must be a whole number of 0 or more (got -3)"),
+        ("checkpoint.save_top_k=-5", "must be -1 (keep every checkpoint), 0 (only last.ckpt)"),
+        ("trainer.val_check_interval=.nan", "(got nan); e.g. trainer.val_check_interval=0.5"),
+        ("optim.weight_decay=.nan", "must be a number of 0 or more (got nan)"),
+        ("checkpoint.mode=sideways", "must be 'min' or 'max', or null for the head's choice"),
+        ("checkpoint.mode=mx", "(got 'mx') (did you mean 'max'?); e.g. checkpoint.mode=max"),
+        ("head.label_smoothing=2", "head.label_smoothing=2: must be in [0, 1) (got 2.0)"),
+        ("head.label_smoothing=.nan", "must be a finite number (got nan)"),
+        ("head.threshold=1.5", "must be a probability in [0, 1] (got 1.5)"),
+        ("head.class_weights=[0,0]", "at least one above 0 (got [0.0, 0.0]); e.g."),
+        ("head.class_weights=[1,-1]", "[1,-1]: must be 0 or more"),
+        ("trainer.max_steps=0", "must be -1 (no limit) or a whole number of 1 or more (got 0)"),
+        ("trainer.max_steps=-2", "(got -2)"),
+        ("trainer.log_every_n_steps=0", "must be a whole number of 1 or more (got 0)"),
+        ("trainer.num_nodes=0", "must be a whole number of 1 or more (got 0)"),
+        ("trainer.num_threads=0", "or null for torch's default (got 0)"),
+        ("trainer.max_skipped_batches=-1", "must be a whole number of 0 or more (got -1)"),
+        ("data.max_chars=0", "must be a whole number of 1 or more (got 0)"),
+        ("optim.warmup_steps=-1", "must be a whole number of 0 or more (got -1)"),
+        ("checkpoint.every_n_steps=0", "or null for epoch ends only (got 0)"),
+        ("data.batch_size=1000000000000000000000000000000", "(got 1000000000000000000000000"),
+        ("trainer.max_epochs=100000000000000000000", "(got 100000000000000000000)"),
+        ("optim.accumulate=0", "must be a whole number of 1 or more (got 0)"),
     ],
 )
-def test_item5_nonfinite_and_out_of_range_numbers_are_refused(capsys, override, message):
+def test_items_5_and_6_bad_values_are_refused_in_one_line(capsys, override, message):
     line = _refusal(capsys, "smoke", override)
     assert line.startswith(f"ftcore: error: command line: {override}: ")
     assert message in line
@@ -174,42 +199,7 @@ def test_item5_the_plugin_sections_of_the_installed_plugins_are_covered():
 # --- 6. values that passed validate and failed later ------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ("seed=-5", "seed=-5: must be a whole number from 0 to 4294967295 (got -5); e.g. seed=42"),
-        ("seed=4294967296", "must be a whole number from 0 to 4294967295"),
-        ("seed=1e20", "seed=1e20: expected int, got 1e+20"),
-        ("seed=100000000000000000000", "(got 100000000000000000000)"),
-        ("data.num_workers=-3", "must be a whole number of 0 or more (got -3)"),
-        ("checkpoint.save_top_k=-5", "must be -1 (keep every checkpoint), 0 (only last.ckpt)"),
-        ("trainer.val_check_interval=.nan", "(got nan); e.g. trainer.val_check_interval=0.5"),
-        ("optim.weight_decay=.nan", "must be a number of 0 or more (got nan)"),
-        ("checkpoint.mode=sideways", "must be 'min' or 'max', or null for the head's choice"),
-        ("checkpoint.mode=mx", "(got 'mx') (did you mean 'max'?); e.g. checkpoint.mode=max"),
-        ("head.label_smoothing=2", "head.label_smoothing=2: must be in [0, 1) (got 2.0)"),
-        ("head.label_smoothing=.nan", "must be a finite number (got nan)"),
-        ("head.threshold=1.5", "must be a probability in [0, 1] (got 1.5)"),
-        ("head.class_weights=[0,0]", "at least one above 0 (got [0.0, 0.0]); e.g."),
-        ("head.class_weights=[1,-1]", "[1,-1]: must be 0 or more"),
-        ("trainer.max_steps=0", "must be -1 (no limit) or a whole number of 1 or more (got 0)"),
-        ("trainer.max_steps=-2", "(got -2)"),
-        ("trainer.log_every_n_steps=0", "must be a whole number of 1 or more (got 0)"),
-        ("trainer.num_nodes=0", "must be a whole number of 1 or more (got 0)"),
-        ("trainer.num_threads=0", "or null for torch's default (got 0)"),
-        ("trainer.max_skipped_batches=-1", "must be a whole number of 0 or more (got -1)"),
-        ("data.max_chars=0", "must be a whole number of 1 or more (got 0)"),
-        ("optim.warmup_steps=-1", "must be a whole number of 0 or more (got -1)"),
-        ("checkpoint.every_n_steps=0", "or null for epoch ends only (got 0)"),
-        ("data.batch_size=1000000000000000000000000000000", "(got 1000000000000000000000000"),
-        ("trainer.max_epochs=100000000000000000000", "(got 100000000000000000000)"),
-        ("optim.accumulate=0", "must be a whole number of 1 or more (got 0)"),
-    ],
-)
-def test_item6_values_that_failed_later_are_refused(capsys, override, message):
-    line = _refusal(capsys, "smoke", override)
-    assert line.startswith(f"ftcore: error: command line: {override}: ")
-    assert message in line
+# (its refused values: in the table of item 5 above)
 
 
 @pytest.mark.parametrize(

@@ -6,16 +6,14 @@ import json
 
 import pytest
 from ftcore_devkit.testing import (
-    MemoryDataset,
     assert_same_training_state,
     base_recipe,
-    build_hooks,
     execute_recipe,
     resume_run,
-    tiny_splits,
 )
 
-SPLITS = tiny_splits(train=40, validation=8, test=8)
+from tests.helpers import memory_hooks
+
 OVERRIDES = [
     "trainer.max_epochs=3",
     "checkpoint.every_n_steps=2",
@@ -25,20 +23,16 @@ OVERRIDES = [
 ]
 
 
-def _hooks():
-    return build_hooks([MemoryDataset(SPLITS)])
-
-
 @pytest.mark.parametrize("crash_step", [3, 7, 10])
 def test_resume_after_crash_is_exact(tmp_path, tiny_model_dir, crash_step):
     recipe = base_recipe(tiny_model_dir)
-    reference = execute_recipe(recipe, tmp_path / "ref", OVERRIDES, hooks=_hooks())
+    reference = execute_recipe(recipe, tmp_path / "ref", OVERRIDES, hooks=memory_hooks())
     crashed = execute_recipe(
-        recipe, tmp_path / "run", OVERRIDES, hooks=_hooks(), crash_at_step=crash_step
+        recipe, tmp_path / "run", OVERRIDES, hooks=memory_hooks(), crash_at_step=crash_step
     )
     assert crashed.crashed_at == crash_step and crashed.summary == {}
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
-    resumed = resume_run(tmp_path / "run", hooks=_hooks())
+    resumed = resume_run(tmp_path / "run", hooks=memory_hooks())
 
     assert_same_training_state(tmp_path / "ref", tmp_path / "run")
     assert resumed.test == reference.test

@@ -7,19 +7,19 @@ to continue from is decided before any data or model is loaded.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import subprocess
 import sys
 
 import pytest
-from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, make_rows, tiny_splits
+from ftcore_devkit.testing import MemoryDataset, base_recipe, build_hooks, tiny_splits
 from omegaconf import OmegaConf
 
 from ftcore.errors import UserError
 from ftcore.recipe.validate import validate
 from ftcore.run import execute
+from tests.helpers import write_csv_recipe
 
 NO_CHECKPOINT = "has no checkpoint yet; starting the run from the beginning in the same folder"
 LOADING = {"ftcore_resolve_model", "ftcore_load_dataset", "Head.encode", "Head.build_model"}
@@ -104,20 +104,9 @@ def test_resume_with_only_unreadable_checkpoints_is_refused_before_loading(
 
 
 def test_cli_resume_of_a_run_killed_before_its_first_checkpoint(tmp_path, tiny_model_dir):
-    data = tmp_path / "data.csv"
-    with open(data, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(make_rows(120))
     run_dir = tmp_path / "run"
     (run_dir / "logs").mkdir(parents=True)  # what a run killed while loading leaves behind
-    (run_dir / "recipe.yaml").write_text(f"""
-task: classification
-seed: 0
-model: {{name: "{tiny_model_dir}"}}
-data: {{source: csv, options: {{path: "{data}"}}, batch_size: 4, max_length: 16}}
-trainer: {{max_epochs: 2, progress_bar: false, accelerator: cpu, devices: "1"}}
-""")
+    write_csv_recipe(tmp_path, tiny_model_dir, recipe=run_dir / "recipe.yaml")
     done = subprocess.run(
         [sys.executable, "-m", "ftcore.cli", "run", "--resume", str(run_dir)],
         capture_output=True,

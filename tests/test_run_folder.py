@@ -33,9 +33,7 @@ from ftcore_devkit.testing import (
     base_recipe,
     build_hooks,
     execute_recipe,
-    make_rows,
     resume_run,
-    tiny_splits,
 )
 from omegaconf import OmegaConf
 
@@ -43,19 +41,15 @@ from ftcore.cli import main
 from ftcore.errors import UserError
 from ftcore.recipe.validate import validate
 from ftcore.run import resume_checkpoint
+from tests.helpers import memory_hooks, write_csv, write_csv_recipe
 
-SPLITS = tiny_splits(train=40, validation=8, test=8)
 OVERRIDES = ["trainer.max_epochs=3", "checkpoint.every_n_steps=2", "optim.lr=3e-3"]
-
-
-def _hooks(*plugins):
-    return build_hooks([MemoryDataset(SPLITS), *plugins])
 
 
 def _crashed_run(tmp_path, model_dir, step: int) -> Path:
     recipe = base_recipe(model_dir)
     return execute_recipe(
-        recipe, tmp_path / "run", OVERRIDES, hooks=_hooks(), crash_at_step=step
+        recipe, tmp_path / "run", OVERRIDES, hooks=memory_hooks(), crash_at_step=step
     ).run_dir
 
 
@@ -64,19 +58,11 @@ def finished_run(tmp_path_factory, tiny_model_dir) -> Path:
     """A finished run (3 epochs, last.ckpt and a best checkpoint) of a recipe the command
     line can load (data from a CSV file)."""
     folder = tmp_path_factory.mktemp("finished")
-    data = _write_csv(folder / "data.csv")
+    data = write_csv(folder / "data.csv")
     recipe = base_recipe(tiny_model_dir, source="csv")
     recipe["data"]["options"] = {"path": str(data)}
     execute_recipe(recipe, folder / "run", OVERRIDES, hooks=build_hooks())
     return folder / "run"
-
-
-def _write_csv(path: Path, rows: int = 60) -> Path:
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(make_rows(rows))
-    return path
 
 
 def _copy(run_dir: Path, to: Path) -> Path:
@@ -85,18 +71,8 @@ def _copy(run_dir: Path, to: Path) -> Path:
 
 
 def _csv_recipe(tmp_path, model_dir, extra: str = "") -> str:
-    data = _write_csv(tmp_path / "data.csv")
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"""
-task: classification
-seed: 0
-model: {{name: "{model_dir}"}}
-data: {{source: csv, options: {{path: "{data}"}}, batch_size: 8, max_length: 16}}
-trainer: {{max_epochs: 1, progress_bar: false, accelerator: cpu, devices: "1"}}
-evaluation: {{enabled: false}}
-{extra}
-""")
-    return str(recipe)
+    extra = "evaluation: {enabled: false}\n" + extra
+    return str(write_csv_recipe(tmp_path, model_dir, extra, rows=60, batch_size=8, max_epochs=1))
 
 
 def _error_lines(capsys) -> list[str]:
@@ -184,7 +160,7 @@ def test_item3_resume_ignores_another_runs_newer_checkpoint(
     later = time.time() + 10
     os.utime(foreign, (later, later))
     with caplog.at_level(logging.WARNING, logger="ftcore"):
-        summary = resume_run(run_dir, hooks=_hooks()).summary
+        summary = resume_run(run_dir, hooks=memory_hooks()).summary
     assert f"checkpoint {foreign} belongs to another run" in caplog.text
     assert summary["steps_trained"] == 15
     state = torch.load(own, weights_only=True)
@@ -212,7 +188,7 @@ def test_item3_only_foreign_checkpoints_is_refused_not_overwritten(
     shutil.copytree(finished_run / "checkpoints", run_dir / "checkpoints")
     before = _files(run_dir / "checkpoints")
     with pytest.raises(UserError, match="none of the 2 checkpoints in checkpoints/ belongs to"):
-        resume_run(run_dir, hooks=_hooks())
+        resume_run(run_dir, hooks=memory_hooks())
     assert _files(run_dir / "checkpoints") == before
 
 
@@ -240,7 +216,7 @@ def test_item7_resume_with_an_edited_recipe_is_refused_naming_the_keys(
 
 def test_item7_keys_that_change_nothing_computed_may_change(finished_run, tmp_path):
     run_dir = _copy(finished_run, tmp_path / "run")
-    hooks = _hooks()
+    hooks = memory_hooks()
     raw = OmegaConf.load(run_dir / "recipe.yaml")
     raw.trainer.progress_bar = True
     raw.trainer.num_threads = 1
@@ -500,12 +476,12 @@ def _csv_rows(path: Path) -> collections.Counter:
 @pytest.mark.parametrize("crash_step", [7, 10])
 def test_item15_resume_keeps_the_earlier_rows_of_metrics_csv(tmp_path, tiny_model_dir, crash_step):
     reference = execute_recipe(
-        base_recipe(tiny_model_dir), tmp_path / "ref", OVERRIDES, hooks=_hooks()
+        base_recipe(tiny_model_dir), tmp_path / "ref", OVERRIDES, hooks=memory_hooks()
     )
     run_dir = _crashed_run(tmp_path, tiny_model_dir, crash_step)
     rows_before = _csv_rows(run_dir / "logs" / "metrics.csv")
     assert rows_before
-    resume_run(run_dir, hooks=_hooks())
+    resume_run(run_dir, hooks=memory_hooks())
     got = _csv_rows(run_dir / "logs" / "metrics.csv")
     assert got == _csv_rows(reference.run_dir / "logs" / "metrics.csv")  # no step twice
     checkpoint_step = crash_step - crash_step % 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -12,11 +11,11 @@ import time
 
 import pytest
 import torch
-from ftcore_devkit.testing import make_rows
 
 import ftcore
 from ftcore.errors import NonFiniteError
 from ftcore.run import resume_checkpoint
+from tests.helpers import write_csv_recipe
 
 
 class NanAt:
@@ -64,24 +63,14 @@ def test_corrupt_last_checkpoint_falls_back_to_previous(tmp_path, caplog):
     assert "last.ckpt is unreadable" in caplog.text  # logged: the CLI shows it on stderr
 
 
-def write_csv_recipe(tmp_path, model_dir, extra: str = "") -> str:
-    data = tmp_path / "data.csv"
-    with open(data, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(make_rows(120))
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"""
-task: classification
-seed: 0
-model: {{name: "{model_dir}"}}
-data: {{source: csv, options: {{path: "{data}"}}, batch_size: 4, max_length: 16}}
-optim: {{lr: 1.0e-3, warmup_steps: 5}}
-trainer: {{max_epochs: 2, progress_bar: false, accelerator: cpu, devices: "1"}}
-checkpoint: {{every_n_steps: 1}}
-{extra}
-""")
-    return str(recipe)
+# every step checkpointed, so a signal finds a checkpoint to resume from
+CHECKPOINTED = """optim: {lr: 1.0e-3, warmup_steps: 5}
+checkpoint: {every_n_steps: 1}
+"""
+
+
+def _csv_recipe(tmp_path, model_dir, extra: str = "") -> str:
+    return str(write_csv_recipe(tmp_path, model_dir, CHECKPOINTED + extra))
 
 
 def _ftcore(*args: str) -> list[str]:
@@ -112,7 +101,7 @@ def _wait_for(path, proc, timeout=120):
 
 
 def test_sigterm_saves_checkpoint_and_says_how_to_resume(tmp_path, tiny_model_dir):
-    recipe = write_csv_recipe(tmp_path, tiny_model_dir)
+    recipe = _csv_recipe(tmp_path, tiny_model_dir)
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
         _ftcore("run", recipe, "--out", str(run_dir)),
@@ -148,7 +137,7 @@ def test_kill_test_sigkill_at_random_points_then_resume_is_exact(tmp_path, tiny_
     """SIGKILL the run at several random points, resume each time, compare with no kills."""
     import random
 
-    recipe = write_csv_recipe(tmp_path, tiny_model_dir, KILL_TEST_STRATEGIES)
+    recipe = _csv_recipe(tmp_path, tiny_model_dir, KILL_TEST_STRATEGIES)
     reference = tmp_path / "reference"
     subprocess.run(_ftcore("run", recipe, "--out", str(reference)), check=True, capture_output=True)
     run_dir, rng, kills = tmp_path / "killed", random.Random(seed), []

@@ -8,7 +8,6 @@ checkpoint gives exactly the run that was never stopped, validations included.
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import os
 import re
@@ -26,6 +25,7 @@ import ftcore
 from ftcore.errors import RunInterrupted
 from ftcore.recipe.validate import validate
 from ftcore.run import execute
+from tests.helpers import write_csv_recipe
 
 # 5 training batches an epoch, 4 validation batches
 SPLITS = {"train": make_rows(40), "validation": make_rows(16, 1), "test": make_rows(8, 2)}
@@ -312,19 +312,7 @@ def _events(path) -> list[dict]:
 
 
 def test_cli_sigterm_exits_130_promptly_then_resumes(tmp_path, tiny_model_dir):
-    data = tmp_path / "data.csv"
-    with open(data, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(make_rows(120))
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"""
-task: classification
-seed: 0
-model: {{name: "{tiny_model_dir}"}}
-data: {{source: csv, options: {{path: "{data}"}}, batch_size: 4, max_length: 16}}
-trainer: {{max_epochs: 2, progress_bar: false, accelerator: cpu, devices: "1"}}
-""")
+    recipe = write_csv_recipe(tmp_path, tiny_model_dir)
     driver, events, run_dir = tmp_path / "driver.py", tmp_path / "events.jsonl", tmp_path / "run"
     driver.write_text(DRIVER)
     env = {**os.environ, "PROBE_EVENTS": str(events), "PROBE_SLEEP": "0.05"}

@@ -7,7 +7,6 @@ import importlib.util
 import io
 import json
 import subprocess
-import sys
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,7 @@ from ftcore_datasets import packaged, plugin, vader
 from ftcore_datasets.plugin import ftcore_components, ftcore_load_dataset
 from ftcore_datasets.schema import FileOptions, PackagedOptions, VaderOptions
 from ftcore_datasets.split import contiguous_split, split_sizes, stratified_split
+from ftcore_devkit.testing import run_python
 
 from ftcore.errors import UserError
 from ftcore.types import Component, RawSplits
@@ -159,8 +159,7 @@ def test_import_is_cheap():
         "import sys, ftcore_datasets.plugin as p; p.ftcore_components(); "
         "print(sorted(m for m in ('pandas', 'pyarrow', 'torch') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert run_python(code, check=True).stdout.strip() == "[]"
 
 
 def test_unknown_option_is_named():
@@ -435,39 +434,71 @@ def test_error_file_not_found(tmp_path, monkeypatch):
     assert "data.options.train" in message
 
 
+def file_error(path: Path, content: str | bytes | None = None) -> str:
+    """Write ``content`` (text or bytes; none: the file is there) to ``path``, load it with
+    the source its suffix names (csv, jsonl, parquet) and return the one-line error."""
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    return load_error(path.suffix[1:], path=str(path))
+
+
 @pytest.mark.parametrize("source", ["csv", "jsonl", "parquet"])
 def test_error_empty_file(tmp_path, source):
     path = tmp_path / f"empty.{source}"
-    path.write_text("" if source == "parquet" else "\n  \n")
-    message = load_error(source, path=str(path))
+    message = file_error(path, "" if source == "parquet" else "\n  \n")
     assert f"{path} is empty" in message
 
 
-def test_error_csv_header_only(tmp_path):
-    path = tmp_path / "h.csv"
-    path.write_text("text,label\n")
-    assert f"{path} has a header line but no rows" in load_error("csv", path=str(path))
-
-
-def test_error_csv_unclosed_quote(tmp_path):
-    path = tmp_path / "q.csv"
-    path.write_text('text,label\nfine,a\n"never closed,b\nok,a\n')
-    message = load_error("csv", path=str(path))
-    assert f"{path} line 3: cannot parse CSV (a quoted field is never closed)" in message
-
-
-def test_error_csv_too_many_fields(tmp_path):
-    path = tmp_path / "f.csv"
-    path.write_text("text,label\nfine,a\n\nhello, world,b\n")
-    message = load_error("csv", path=str(path))
-    assert f"{path} line 4: cannot parse CSV (3 fields where the header has 2)" in message
-    assert "double quotes" in message
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        pytest.param(
+            "h.csv", "text,label\n", ["{path} has a header line but no rows"], id="csv_header_only"
+        ),
+        pytest.param(
+            "q.csv",
+            'text,label\nfine,a\n"never closed,b\nok,a\n',
+            ["{path} line 3: cannot parse CSV (a quoted field is never closed)"],
+            id="csv_unclosed_quote",
+        ),
+        pytest.param(
+            "f.csv",
+            "text,label\nfine,a\n\nhello, world,b\n",
+            ["{path} line 4: cannot parse CSV (3 fields where the header has 2)", "double quotes"],
+            id="csv_too_many_fields",
+        ),
+        pytest.param(
+            "k.jsonl",
+            '{"text": "a", "label": 1}\n{"txt": "b", "label": 0}\n',
+            ["{path} line 2 has no key 'text' (keys: 'txt', 'label')", "data.options.text_column"],
+            id="jsonl_missing_key_names_line",
+        ),
+        pytest.param(
+            "bad.jsonl",
+            '{"text": "a", "label": 1}\n{"text": "b", "label": 0,}\n',
+            ["{path} line 2: invalid JSON", "one JSON object"],
+            id="invalid_json_line",
+        ),
+        pytest.param(
+            "fake.parquet",
+            "text,label\na,b\n",
+            ["{path} is not a readable Parquet file"],
+            id="not_a_parquet_file",
+        ),
+    ],
+)
+def test_error_names_the_file_and_what_is_wrong(tmp_path, name, content, expected):
+    path = tmp_path / name
+    message = file_error(path, content)
+    for part in expected:
+        assert part.format(path=path) in message
 
 
 def test_error_wrong_encoding(tmp_path):
     path = tmp_path / "latin.csv"
-    path.write_bytes("text,label\nok,a\ncaf\u00e9,b\n".encode("latin-1"))
-    message = load_error("csv", path=str(path))
+    message = file_error(path, "text,label\nok,a\ncaf\u00e9,b\n".encode("latin-1"))
     assert f"{path} line 3: not valid utf-8 (byte 0xe9)" in message
     assert "data.options.encoding" in message
     raw = ftcore_load_dataset("csv", {"path": str(path), "encoding": "latin-1"}, 0)
@@ -476,29 +507,21 @@ def test_error_wrong_encoding(tmp_path):
 
 def test_error_missing_text_column(tmp_path):
     path = write_csv(tmp_path / "c.csv", [{"review": "x", "label": "a"}])
-    message = load_error("csv", path=str(path))
+    message = file_error(path)
     assert f"{path} has no column 'text' (columns: 'review', 'label')" in message
     assert "data.options.text_column" in message
 
 
 def test_error_missing_label_column(tmp_path):
     path = write_csv(tmp_path / "c.csv", [{"text": "x", "stars": "5"}])
-    message = load_error("csv", path=str(path))
+    message = file_error(path)
     assert f"{path} has no column 'label' (columns: 'text', 'stars')" in message
     assert "data.options.label_column" in message
 
 
 def test_error_csv_wrong_separator_hint(tmp_path):
     path = write_csv(tmp_path / "semi.csv", [{"text": "x", "label": "a"}], sep=";")
-    assert "is the separator ';'?" in load_error("csv", path=str(path))
-
-
-def test_error_jsonl_missing_key_names_line(tmp_path):
-    path = tmp_path / "k.jsonl"
-    path.write_text('{"text": "a", "label": 1}\n{"txt": "b", "label": 0}\n')
-    message = load_error("jsonl", path=str(path))
-    assert f"{path} line 2 has no key 'text' (keys: 'txt', 'label')" in message
-    assert "data.options.text_column" in message
+    assert "is the separator ';'?" in file_error(path)
 
 
 def test_error_parquet_missing_column(tmp_path):
@@ -506,31 +529,14 @@ def test_error_parquet_missing_column(tmp_path):
 
     path = tmp_path / "p.parquet"
     pd.DataFrame({"text": ["a"], "y": [1]}).to_parquet(path)
-    message = load_error("parquet", path=str(path))
-    assert f"{path} has no column 'label' (columns: 'text', 'y')" in message
-
-
-def test_error_invalid_json_line(tmp_path):
-    path = tmp_path / "bad.jsonl"
-    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 0,}\n')
-    message = load_error("jsonl", path=str(path))
-    assert f"{path} line 2: invalid JSON" in message and "one JSON object" in message
+    assert f"{path} has no column 'label' (columns: 'text', 'y')" in file_error(path)
 
 
 def test_error_jsonl_array_and_non_object(tmp_path):
     path = tmp_path / "array.jsonl"
-    path.write_text('[\n{"text": "a"}\n]\n')
-    assert "looks like a JSON array" in load_error("jsonl", path=str(path))
-    path.write_text('{"text": "a", "label": 1}\n["b", 0]\n')
-    assert f"{path} line 2: expected a JSON object, found a list" in load_error(
-        "jsonl", path=str(path)
-    )
-
-
-def test_error_not_a_parquet_file(tmp_path):
-    path = tmp_path / "fake.parquet"
-    path.write_text("text,label\na,b\n")
-    assert f"{path} is not a readable Parquet file" in load_error("parquet", path=str(path))
+    assert "looks like a JSON array" in file_error(path, '[\n{"text": "a"}\n]\n')
+    message = file_error(path, '{"text": "a", "label": 1}\n["b", 0]\n')
+    assert f"{path} line 2: expected a JSON object, found a list" in message
 
 
 def test_error_options(tmp_path):
@@ -554,5 +560,4 @@ def test_error_options(tmp_path):
 )
 def test_error_csv_line_counts_line_breaks_in_fields(tmp_path, content, line):
     path = tmp_path / "x.csv"
-    path.write_text(content)
-    assert f"{path} line {line}: cannot parse CSV" in load_error("csv", path=str(path))
+    assert f"{path} line {line}: cannot parse CSV" in file_error(path, content)

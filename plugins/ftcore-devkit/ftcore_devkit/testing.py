@@ -26,7 +26,7 @@ Fixtures:
 Plain helpers (no fixture needed): :func:`make_rows`, :func:`tiny_splits`,
 :func:`base_recipe`, :func:`build_hooks`, :func:`execute_recipe` (``crash_at_step=N``),
 :func:`resume_run`, :func:`last_checkpoint`, :func:`assert_same_training_state`,
-:func:`save_tiny_bert`, :func:`save_tiny_causal_lm`, :func:`tiny_llama_config`,
+:func:`run_python`, :func:`save_tiny_bert`, :func:`save_tiny_causal_lm`, :func:`tiny_llama_config`,
 :class:`MemoryDataset`, :class:`HookRecorder`, :class:`CrashAt`, and
 :mod:`ftcore_devkit.conformance` (also reachable as ``ftcore_devkit.testing.conformance``),
 the checks every plugin must pass.
@@ -35,6 +35,8 @@ the checks every plugin must pass.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -592,6 +594,22 @@ def recipe_problems(
     except RecipeError as exc:
         return list(exc.problems)
     return []
+
+
+def run_python(
+    code: str, *args: str, check: bool = False, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (``python -c code *args``, this one's
+    ``sys.executable``), its output captured as text: for what importing leaves behind
+    (``sys.modules``, logging, warnings), which this process has changed already.
+    ``check=True``: assert it exits 0, with its stderr as the message. ``kwargs``: for
+    :func:`subprocess.run` (``env``, ``cwd``, ``timeout``)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, **kwargs
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
 
 
 TASK_ROWS: dict[str, Callable[[int, int], list[Row]]] = {

@@ -10,8 +10,6 @@ from ftcore_devkit.testing import (
     MemoryDataset,
     StubComponent,
     base_recipe,
-    build_hooks,
-    execute_recipe,
     recipe_problems,
     tiny_bert_config,
     tiny_splits,
@@ -148,17 +146,17 @@ class Check:
         return [_Check()]
 
 
-def test_terms_are_logged_and_equal_the_penalty_in_a_run(tmp_path, tiny_model_dir):
+def test_terms_are_logged_and_equal_the_penalty_in_a_run(run_recipe, tiny_model_dir):
     check = Check(tiny_model_dir, alpha=0.5)
-    splits = tiny_splits(train=32, validation=8, test=8)
-    hooks = build_hooks([MemoryDataset(splits), check])
     overrides = [
         "strategies.l2_sp.alpha=0.5",
         "strategies.l2_sp.apply_to=[backbone]",
         "strategies.l2.alpha=0.01",
         "strategies.l2.apply_to=[head]",
     ]
-    result = execute_recipe(base_recipe(tiny_model_dir), tmp_path / "run", overrides, hooks=hooks)
+    result = run_recipe(
+        overrides, plugins=[check], rows=tiny_splits(train=32, validation=8, test=8)
+    )
     assert len(check.pairs) == 4
     assert check.pairs[0] == (0.0, 0.0)  # θ starts at θ₀
     for manual, logged in check.pairs[1:]:
