@@ -20,15 +20,11 @@ SAMPLE_PREDICTIONS = "sample_predictions"
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [
-        Component(
-            kind="callback",
-            name=SAMPLE_PREDICTIONS,
-            schema=SamplePredictionsConfig,
-            description="Log predictions on a few validation examples to TensorBoard "
-            "(text tab) after every n-th validation epoch",
-        )
-    ]
+    about = (
+        "Log predictions on a few validation examples to TensorBoard (text tab) after every "
+        "n-th validation epoch"
+    )
+    return [Component("callback", SAMPLE_PREDICTIONS, SamplePredictionsConfig, about)]
 
 
 @ftcore.hookimpl

@@ -15,6 +15,7 @@ from ftcore_classification import labels as lab
 from ftcore_classification.schema import ClassificationConfig
 
 TASK = "classification"
+ABOUT = "Single- or multi-label text classification (sequence classification head)"
 
 METRICS = ("accuracy", "precision", "recall", "f1")
 """The names of the head's metric collection (all higher-is-better); multi-label adds
@@ -243,12 +244,7 @@ def _weights(info: DataInfo, logits: Any) -> Any:
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
+    head = ClassificationHead()
     return [
-        Component(
-            kind="head",
-            name=TASK,
-            schema=ClassificationConfig,
-            description="Single- or multi-label text classification (sequence classification head)",
-            impl=ClassificationHead(),
-        )
+        Component(kind="head", name=TASK, schema=ClassificationConfig, description=ABOUT, impl=head)
     ]

@@ -25,11 +25,5 @@ def _run(args: argparse.Namespace) -> int:
 
 @ftcore.hookimpl
 def ftcore_commands() -> list[Command]:
-    return [
-        Command(
-            name="new-plugin",
-            help="write a new plugin: strategy, head, dataset, callback",
-            add_arguments=_add_arguments,
-            run=_run,
-        )
-    ]
+    about = "write a new plugin: strategy, head, dataset, callback"
+    return [Command("new-plugin", about, _add_arguments, _run)]

@@ -25,14 +25,8 @@ REPORT = "early_stopping.json"
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [
-        Component(
-            kind="strategy",
-            name=NAME,
-            schema=EarlyStoppingConfig,
-            description="Stop when a validation metric stops improving (Lightning EarlyStopping)",
-        )
-    ]
+    about = "Stop when a validation metric stops improving (Lightning EarlyStopping)"
+    return [Component("strategy", NAME, EarlyStoppingConfig, about)]
 
 
 def options(recipe: Any) -> Any:

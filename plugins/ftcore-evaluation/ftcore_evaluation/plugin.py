@@ -15,15 +15,11 @@ from ftcore_evaluation.schema import EvaluationConfig
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [
-        Component(
-            kind="evaluation",
-            name="evaluation",
-            schema=EvaluationConfig,
-            description="Baselines, bootstrap confidence intervals, significance, error "
-            "analysis, forgetting and the run report (report.md, report.html)",
-        )
-    ]
+    about = (
+        "Baselines, bootstrap confidence intervals, significance, error analysis, forgetting "
+        "and the run report (report.md, report.html)"
+    )
+    return [Component("evaluation", "evaluation", EvaluationConfig, about)]
 
 
 @ftcore.hookimpl

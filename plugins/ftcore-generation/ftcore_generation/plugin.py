@@ -26,6 +26,10 @@ from ftcore_generation.schema import DataFormat, GenerationConfig
 log = logging.getLogger(__name__)  # shown as "ftcore-generation: ..." (ftcore.console)
 
 TASK = "generation"
+ABOUT = (
+    "Causal language model: instruction tuning (prompt -> response) or domain adaptation on "
+    "plain text"
+)
 
 
 def _format(head: Any) -> str:
@@ -176,15 +180,9 @@ class GenerationHead(BaseHead[GenerationConfig]):
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
+    head = GenerationHead()
     return [
-        Component(
-            kind="head",
-            name=TASK,
-            schema=GenerationConfig,
-            description="Causal language model: instruction tuning (prompt -> response) or "
-            "domain adaptation on plain text",
-            impl=GenerationHead(),
-        )
+        Component(kind="head", name=TASK, schema=GenerationConfig, description=ABOUT, impl=head)
     ]
 
 

@@ -36,18 +36,11 @@ def options(recipe: Any) -> Any:
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [
-        Component(
-            kind="strategy",
-            name=NAME,
-            schema=LoraOptions,
-            description="LoRA adapters (peft) on a frozen backbone; the task head is trained "
-            "and saved in full",
-            details={"library": "peft"},
-            # they train or pull back the frozen backbone weights that LoRA leaves alone
-            conflicts=("gradual_unfreezing", "l2_sp", "l1_sp"),
-        )
-    ]
+    about = "LoRA adapters (peft) on a frozen backbone; the task head is trained and saved in full"
+    # they train or pull back the frozen backbone weights that LoRA leaves alone
+    conflicts = ("gradual_unfreezing", "l2_sp", "l1_sp")
+    details = {"library": "peft"}
+    return [Component("strategy", NAME, LoraOptions, about, details, conflicts)]
 
 
 @ftcore.hookimpl

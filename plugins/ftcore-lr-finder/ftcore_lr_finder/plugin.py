@@ -27,28 +27,16 @@ NAME = "lr_finder"
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
-    return [
-        Component(
-            kind="strategy",
-            name=NAME,
-            schema=LRFinderConfig,
-            description="LR range test options, for optim.lr: auto and `ftcore lr-find`",
-        )
-    ]
+    about = "LR range test options, for optim.lr: auto and `ftcore lr-find`"
+    return [Component("strategy", NAME, LRFinderConfig, about)]
 
 
 @ftcore.hookimpl
 def ftcore_commands() -> list[Command]:
     from ftcore_lr_finder import command
 
-    return [
-        Command(
-            name="lr-find",
-            help="LR range test on a recipe: suggestion, reliability, plot",
-            add_arguments=command.add_arguments,
-            run=command.run,
-        )
-    ]
+    about = "LR range test on a recipe: suggestion, reliability, plot"
+    return [Command("lr-find", about, command.add_arguments, command.run)]
 
 
 @ftcore.hookimpl

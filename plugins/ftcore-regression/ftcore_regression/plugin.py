@@ -21,6 +21,7 @@ from ftcore_regression import targets as tg
 from ftcore_regression.schema import RegressionConfig
 
 TASK = "regression"
+ABOUT = "Single- or multi-target regression of numbers from text"
 
 METRIC_MODES = {
     "mse": "min",
@@ -206,12 +207,7 @@ class RegressionHead(BaseHead[RegressionConfig]):
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
+    head = RegressionHead()
     return [
-        Component(
-            kind="head",
-            name=TASK,
-            schema=RegressionConfig,
-            description="Single- or multi-target regression of numbers from text",
-            impl=RegressionHead(),
-        )
+        Component(kind="head", name=TASK, schema=RegressionConfig, description=ABOUT, impl=head)
     ]

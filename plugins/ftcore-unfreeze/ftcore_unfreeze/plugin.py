@@ -28,20 +28,11 @@ _ADAPTERS = ("lora",)  # strategies that freeze the backbone themselves
 
 @ftcore.hookimpl
 def ftcore_components() -> list[Component]:
+    unfreeze = "Train the head first, unfreeze layer groups top-down (ULMFiT)"
+    rates = "Per-layer-group learning rates decaying from the head down (ULMFiT)"
     return [
-        Component(
-            kind="strategy",
-            name=UNFREEZE,
-            schema=GradualUnfreezingConfig,
-            description="Train the head first, unfreeze layer groups top-down (ULMFiT)",
-            conflicts=_ADAPTERS,
-        ),
-        Component(
-            kind="strategy",
-            name=DISCRIMINATIVE,
-            schema=DiscriminativeLRConfig,
-            description="Per-layer-group learning rates decaying from the head down (ULMFiT)",
-        ),
+        Component("strategy", UNFREEZE, GradualUnfreezingConfig, unfreeze, conflicts=_ADAPTERS),
+        Component("strategy", DISCRIMINATIVE, DiscriminativeLRConfig, rates),
     ]
 
 
