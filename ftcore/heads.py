@@ -71,7 +71,7 @@ class HeadCaller:
     def _bind(self, name: str) -> Callable[..., Any]:
         from ftcore.types import BaseHead
 
-        method = getattr(self.impl, name, None)
+        method = getattr(self.impl, name, None) if implemented(self.impl, name) else None
         if method is None and name in OPTIONAL:
             method = getattr(BaseHead(), name)
         if method is None:
@@ -91,17 +91,22 @@ class HeadCaller:
         return call
 
 
+def implemented(impl: Any, name: str) -> bool:
+    """Whether ``impl`` has method ``name`` of its own (a required method the Head
+    protocol only declares, inherited through BaseHead, is not implemented)."""
+    from ftcore.types import Head
+
+    method = getattr(impl, name, None)
+    if not callable(method):
+        return False
+    return name not in REQUIRED or getattr(type(impl), name, None) is not getattr(Head, name)
+
+
 def head_problems(impl: Any) -> list[str]:
     """What a component's ``impl`` lacks to be a head (required methods)."""
     if impl is None:
         return ["declares no impl (Component(kind='head', impl=MyHead()))"]
-    from ftcore.types import Head
-
-    def implemented(name: str) -> bool:  # not the protocol's own stub
-        method = getattr(impl, name, None)
-        return callable(method) and getattr(type(impl), name, None) is not getattr(Head, name)
-
-    missing = [m for m in REQUIRED if not implemented(m)]
+    missing = [m for m in REQUIRED if not implemented(impl, m)]
     return [f"impl {type(impl).__name__} lacks {', '.join(missing)}"] if missing else []
 
 
