@@ -134,8 +134,10 @@ def meaning(found: dict[str, Any]) -> list[str]:
         share = found["label_issues"] / max(found["sample_rows"], 1)
         lines.append(
             f"{found['label_issues']} of {found['sample_rows']} sampled training rows "
-            f"({share:.1%}) look mislabelled to a cross-validated probe; the worst are listed "
-            "under Data quality: fixing real errors is cheaper than any training run."
+            f"({share:.1%}) disagree with a cross-validated probe on the frozen features. "
+            "Where that share is close to the probe's error rate (Baseline), most are hard "
+            "rows rather than wrong labels: read the list under Data quality from the top, "
+            "where wrong labels gather; fixing them is cheaper than any training run."
         )
     thin = found.get("thin_spots", {})
     if thin.get("classes"):
