@@ -117,7 +117,9 @@ class LastCheckpoint(Checkpoint):
         """
         self._rewind = before_validation
         try:
-            trainer.save_checkpoint(self.path, weights_only=False)  # the full state
+            # Lightning's "save more than the weights" (optimiser, loops, callbacks); every
+            # load is torch.load(weights_only=True) (checkpoint_io), so no code runs
+            trainer.save_checkpoint(self.path, weights_only=False)
         finally:
             self._rewind = None
         self.fresh = True

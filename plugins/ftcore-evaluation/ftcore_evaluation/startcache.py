@@ -51,13 +51,19 @@ def cached(run: Any, folder: Path, compute: Callable[[], dict[str, Any]]) -> dic
     The result says where it came from (``"cache": "hit" | "miss" | "off"``)."""
     name = None if os.environ.get("FTCORE_NO_EVAL_CACHE") else key(run)
     path = folder / f"{name}.json" if name else None
-    if path is not None and path.is_file():
-        try:
-            found = json.loads(path.read_text(encoding="utf-8"))
-            return {**found, "cache": "hit"}
-        except (OSError, ValueError):
-            pass  # unreadable: recompute and rewrite
+    earlier = _read(path) if path is not None else None
+    if earlier is not None:
+        return {**earlier, "cache": "hit"}
     found = compute()
     if path is not None and not found.get("notes"):  # never cache a failed attempt
         atomic_write_json(path, found)
     return {**found, "cache": "miss" if path is not None else "off"}
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A stored result, or None when there is none or it cannot be read (then the caller
+    recomputes and rewrites it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
