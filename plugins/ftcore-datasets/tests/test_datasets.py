@@ -242,10 +242,11 @@ def _not_installed_package_file(module, pin, dataset, relpath):
 def _fake_sdist(folder: Path, lines: list[str]) -> None:
     inner = io.BytesIO()
     with tarfile.open(fileobj=inner, mode="w:gz") as tar:
-        data = "\r\n".join(lines).encode("utf-8")
-        info = tarfile.TarInfo(vader.MEMBER)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+        for number, member in enumerate(vader.MEMBERS.values()):
+            data = "\r\n".join(lines[number:]).encode("utf-8")
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(folder / vader.SDIST, "w:gz") as tar:
         info = tarfile.TarInfo(vader.ARCHIVE)
@@ -262,6 +263,9 @@ def test_vader_extracts_once_and_reads_floats(tmp_path, monkeypatch):
     assert len(rows) == 40 and [len(raw.splits[s]) for s in SPLITS] == [32, 4, 4]
     assert all(isinstance(r["label"], float) for r in rows)
     assert {"text": 'snippet "1" here', "label": -3.5} in rows  # quotes kept as is
+    amazon = ftcore_load_dataset("vader_amazon", {"cache_dir": str(tmp_path)}, 0)
+    assert sum(len(amazon.splits[s]) for s in SPLITS) == 39  # its own file, from the same sdist
+    assert amazon.origin["train"].endswith("amazonReviewSnippets_GroundTruth.txt")
     (tmp_path / "vader" / vader.SDIST).unlink()  # extracted file is reused
     again = ftcore_load_dataset("vader_movie", {"cache_dir": str(tmp_path)}, 0)
     assert again.splits == raw.splits
@@ -297,6 +301,15 @@ def test_vader_movie_real_download(tmp_path):
     assert len(rows) == 10605
     assert all(-4.0 <= r["label"] <= 4.0 for r in rows)
     assert raw.origin["train"].endswith("movieReviewSnippets_GroundTruth.txt")
+
+
+@pytest.mark.slow
+def test_vader_amazon_real_download(tmp_path):
+    raw = ftcore_load_dataset("vader_amazon", VaderOptions(cache_dir=str(tmp_path)), 0)
+    rows = [r for s in SPLITS for r in raw.splits[s]]
+    assert len(rows) == 3708
+    assert all(-4.0 <= r["label"] <= 4.0 for r in rows)
+    assert raw.origin["train"].endswith("amazonReviewSnippets_GroundTruth.txt")
 
 
 # --- file datasets: happy paths ------------------------------------------------------------------
