@@ -19,7 +19,7 @@ from ftcore.api import (
     markdown_table,
     pyplot,
 )
-from ftcore_evaluation import assess, datasummary, quality, scoring, stats
+from ftcore_evaluation import assess, datasummary, projection, quality, scoring, stats
 from ftcore_evaluation.report import code
 from ftcore_evaluation.scoring import Bootstrap, fmt_interval
 
@@ -89,14 +89,16 @@ def learning_points(
     return kept, [p.rows for p in model.curve if p not in kept]
 
 
-def fine_tune_advice(model: assess.Model, projection: dict, boot: Bootstrap) -> list[str]:
+def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> list[str]:
     found = best_baseline(model)
     if found is None:
         return ["The head evaluates no baseline, so there is nothing to compare fine-tuning with."]
     name, metric, higher = found
+    if projected.get("method") == "calibrated probe":
+        name = projected["probe"]  # the gain is stated over the probe it was calibrated on
     base = model.baselines.intervals[name][metric]
-    bounded = _bounded([base.value, projection.get("full", {}).get("value", 0.0)])
-    if "full" not in projection:
+    bounded = _bounded([base.value, projected.get("full", {}).get("value", 0.0)])
+    if "full" not in projected:
         best = max(model.curve, key=lambda p: p.rows) if model.curve else None
         shown = fmt_interval(best.metrics[metric]) if best else "n/a"
         return [
@@ -105,40 +107,60 @@ def fine_tune_advice(model: assess.Model, projection: dict, boot: Bootstrap) -> 
             f"The {name} baseline scores {metric} {fmt_interval(base)}; the largest short run "
             f"scored {shown}."
         ]
-    full = projection["full"]
+    full = projected["full"]
     base_draws = model.baselines.draws[name].get(metric, np.array([]))
     gain = {"value": full["value"] - base.value, "low": None, "high": None}
-    if "full" in projection["draws"] and base_draws.size:
-        gain = paired(projection["draws"]["full"], base_draws, gain["value"], boot)
+    if "full" in projected["draws"] and base_draws.size:
+        gain = paired(projected["draws"]["full"], base_draws, gain["value"], boot)
     sign = 1.0 if higher else -1.0
     better = sign * gain["value"] > 0
     certain = gain["low"] is not None and (gain["low"] > 0 or gain["high"] < 0)
     shown = f"projected {metric} {fmt_interval(full)} vs {fmt_interval(base)} for the {name}"
+    price = price_of(model)
     if certain and better:
-        lines = [f"Fine-tuning is likely to pay: {shown}, a gain of {span(gain, bounded)}."]
+        lines = [f"Fine-tuning is likely to pay: {shown}, a gain of {span(gain, bounded)}{price}."]
     elif not certain:
         lines = [
             f"The {name} baseline ({base.value:.4f}) is within the CI of the projected "
-            f"fine-tuned score ({shown}; difference {span(gain, bounded)}): fine-tuning is "
-            f"unlikely to pay; the {name} is the cheaper choice."
+            f"fine-tuned score ({shown}; difference {span(gain, bounded)}{price}): fine-tuning "
+            f"is unlikely to pay; the {name} is the cheaper choice."
         ]
     else:
         lines = [f"Fine-tuning is projected to do worse than the {name}: {shown}."]
-    if projection.get("fitted_points") == 2:
+    if projected.get("method") == "calibrated probe":
+        lines[0] += (
+            f" (The projection scales what the {name} leaves to gain by "
+            f"{projected['ratio']:.2f}, the average of {len(projected['references'])} measured "
+            f"full runs on other data; see the Projection section.)"
+        )
+    if projected.get("fitted_points") == 2:
         lines[0] += (
             " This projection rests on two short runs only and is likely optimistic; "
             "raise --budget for a third point before relying on it."
         )
-    return lines + more_data_advice(projection, metric, higher, bounded, boot)
+    if "double" not in projected:
+        return lines
+    return lines + more_data_advice(projected, metric, higher, bounded, boot)
+
+
+def price_of(model: assess.Model) -> str:
+    """``, for ~N min and ~M MiB`` of the projected full run (empty without a cost)."""
+    c = model.cost
+    if not c:
+        return ""
+    return (
+        f", for ~{c['run_seconds'] / 60:.0f} min of training here and "
+        f"~{c['training_memory_estimate_mib']} MiB for weights, gradients and optimiser state"
+    )
 
 
 def more_data_advice(
-    projection: dict, metric: str, higher: bool, bounded: bool, boot: Bootstrap
+    fitted: dict, metric: str, higher: bool, bounded: bool, boot: Bootstrap
 ) -> list[str]:
-    full, double = projection["full"], projection["double"]
+    full, double = fitted["full"], fitted["double"]
     extra = {"value": double["value"] - full["value"], "low": None, "high": None}
-    if "double" in projection["draws"]:
-        draws = projection["draws"]
+    if "double" in fitted["draws"]:
+        draws = fitted["draws"]
         extra = paired(draws["double"], draws["full"], extra["value"], boot)
     gain = extra["value"] if higher else -extra["value"]
     worth = (
@@ -206,7 +228,7 @@ def baselines_markdown(model: assess.Model) -> str:
     )
 
 
-def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
+def curve_markdown(model: assess.Model, fitted: dict, metric: str) -> str:
     if not model.curve:
         return "No learning curve (no time left in the budget)."
     rows = [
@@ -214,20 +236,20 @@ def curve_markdown(model: assess.Model, projection: dict, metric: str) -> str:
         for p in model.curve
     ]
     text = markdown_table(["training rows", "steps", "fit s", f"{metric} [CI]"], rows)
-    if projection.get("skipped_rows"):
+    if fitted.get("skipped_rows"):
         text += (
             "\n\nLeft out of the fit: the runs on "
-            f"{', '.join(map(str, projection['skipped_rows']))} rows, which did not beat the "
+            f"{', '.join(map(str, fitted['skipped_rows']))} rows, which did not beat the "
             "trivial baseline (they had not started to learn)."
         )
-    if "full" in projection:
+    if "full" in fitted:
         text += (
-            f"\n\nFitted {code(projection['law'])} with a = {projection['a']:.4g}, b = "
-            f"{projection['b']:.3f}. Projected {metric}: {fmt_interval(projection['full'])} at "
-            f"the full {projection['full']['rows']} rows, {fmt_interval(projection['double'])} "
-            f"at {projection['double']['rows']}."
+            f"\n\nFitted {code(fitted['law'])} with a = {fitted['a']:.4g}, b = "
+            f"{fitted['b']:.3f}: {metric} {fmt_interval(fitted['full'])} at "
+            f"the full {fitted['full']['rows']} rows, {fmt_interval(fitted['double'])} "
+            f"at {fitted['double']['rows']}."
         )
-        if projection.get("fitted_points") == 2:
+        if fitted.get("fitted_points") == 2:
             text += (
                 " Two points fix both constants exactly, so these intervals hold only the "
                 "holdout's sampling noise, not the uncertainty of the curve itself: treat the "
@@ -267,18 +289,20 @@ def cost_markdown(model: assess.Model) -> str:
     return markdown_table(["what", "value"], rows)
 
 
-def ranking(models: list[assess.Model]) -> list[dict[str, Any]]:
-    """Candidates by their best baseline score, then size."""
+def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]:
+    """Candidates by projected fine-tuned score (else the strongest baseline's), then size."""
     out = []
     for m in models:
         found = best_baseline(m)
         value = m.baselines.intervals[found[0]][found[1]] if found else None
+        chosen = projected(m, found[1], boot) if found else {}
         out.append(
             {
                 "model": m.name,
                 "baseline": found[0] if found else None,
                 "metric": found[1] if found else None,
                 "score": value.to_dict() if value else None,
+                "projected": chosen.get("full"),
                 "higher_is_better": found[2] if found else True,
                 "parameters": m.cost["parameters"]["total"],
                 "run_minutes": round(m.cost["run_seconds"] / 60, 1),
@@ -290,7 +314,7 @@ def ranking(models: list[assess.Model]) -> list[dict[str, Any]]:
 
 
 def _rank_key(row: dict[str, Any]) -> tuple[float, int]:
-    score = (row["score"] or {"value": math.nan})["value"]
+    score = (row["projected"] or row["score"] or {"value": math.nan})["value"]
     sign = -1.0 if row["higher_is_better"] else 1.0
     return (math.inf if math.isnan(score) else sign * score, row["parameters"])
 
@@ -300,6 +324,7 @@ def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
         [
             i + 1,
             code(r["model"]),
+            fmt_interval(r["projected"]) if r.get("projected") else "n/a",
             f"{r['metric']} {fmt_interval(r['score'])} ({markdown_escape(r['baseline'])})"
             if r["score"]
             else "n/a",
@@ -310,14 +335,12 @@ def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
         ]
         for i, r in enumerate(ranked)
     ]
+    head = ["rank", "model", "projected [CI]", "baseline [CI]", "parameters", "projected run"]
     return (
-        "Ranked by the strongest baseline's score (a proxy for how well the pretrained "
-        "representation fits the task), then by size; LogME of the frozen features is "
-        "shown beside it (higher: the features explain more of the labels).\n\n"
-        + markdown_table(
-            ["rank", "model", "baseline [CI]", "parameters", "projected run", "memory", "LogME"],
-            rows,
-        )
+        "Ranked by the projected fine-tuned score (the calibrated probe; the strongest "
+        "baseline's score where no projection exists), then by size; LogME of the frozen "
+        "features is shown beside it (higher: the features explain more of the labels).\n\n"
+        + markdown_table([*head, "memory", "LogME"], rows)
     )
 
 
@@ -329,7 +352,7 @@ def _bounds(points: list[assess.Point], metric: str) -> tuple[list, list, list]:
     return ys, below, above
 
 
-def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | None:
+def curve_png(model: assess.Model, fitted: dict, metric: str) -> bytes | None:
     if not model.curve:
         return None
     plt = pyplot()
@@ -337,12 +360,12 @@ def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | Non
     xs = [p.rows for p in model.curve]
     ys, below, above = _bounds(model.curve, metric)
     ax.errorbar(xs, ys, yerr=[below, above], fmt="o", label="short runs (CI)")
-    if "full" in projection:
-        grid = np.geomspace(min(xs), projection["double"]["rows"], 50)
-        gaps = projection["a"] * grid ** -projection["b"]
-        ax.plot(grid, assess.gap_of(gaps, projection["higher"]), "--", label="fitted power law")
+    if "full" in fitted:
+        grid = np.geomspace(min(xs), fitted["double"]["rows"], 50)
+        gaps = fitted["a"] * grid ** -fitted["b"]
+        ax.plot(grid, assess.gap_of(gaps, fitted["higher"]), "--", label="fitted power law")
         for label in ("full", "double"):
-            point = projection[label]
+            point = fitted[label]
             ax.plot(point["rows"], point["value"], "s", label=f"projected ({label} data)")
     found = best_baseline(model)
     if found:
@@ -360,7 +383,7 @@ def curve_png(model: assess.Model, projection: dict, metric: str) -> bytes | Non
 # --- the command ----------------------------------------------------------------------------
 
 
-def model_json(model: assess.Model, projection: dict) -> dict[str, Any]:
+def model_json(model: assess.Model, chosen: dict, fitted: dict) -> dict[str, Any]:
     return {
         "model": model.name,
         "holdout_rows": model.holdout,
@@ -370,7 +393,8 @@ def model_json(model: assess.Model, projection: dict) -> dict[str, Any]:
         },
         "baseline_seconds": model.baseline_seconds,
         "learning_curve": [p.to_dict() for p in model.curve],
-        "projection": {k: v for k, v in projection.items() if k != "draws"},
+        "projection": {k: v for k, v in chosen.items() if k != "draws"},
+        "curve_fit": {k: v for k, v in fitted.items() if k != "draws"},
         "cost": model.cost,
         "quality": model.quality,
         "samples": model.samples,
@@ -378,27 +402,61 @@ def model_json(model: assess.Model, projection: dict) -> dict[str, Any]:
     }
 
 
-def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str]:
+def curve_fit(model: assess.Model, metric: str, higher: bool, boot: Bootstrap) -> dict:
+    """The power law through the learning curve's points that beat the trivial baseline."""
+    points, skipped = learning_points(model, metric, higher)
+    fitted = assess.project(points, metric, higher, model.sizes["train"], boot)
+    if skipped:
+        fitted["skipped_rows"] = skipped
+    if "full" in fitted:
+        fitted["method"] = "learning curve"
+        fitted["fitted_points"] = len(points)
+    return fitted
+
+
+def projected(model: assess.Model, metric: str, boot: Bootstrap) -> dict:
+    """The calibrated probe's projection (``{}`` when the metric has no references)."""
+    return projection.calibrated(model.baselines, metric, model.source, model.sizes["train"], boot)
+
+
+def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, dict]:
+    """Recommendation lines, the projection used, the metric, and the curve's own fit.
+
+    The calibrated probe is preferred; the learning curve's power law is the fallback for
+    metrics without references (and is shown next to the curve either way).
+    """
     found = best_baseline(main)
     metric = found[1] if found else next(iter(main.curve[0].metrics)) if main.curve else ""
     higher = found[2] if found else True
-    projection: dict[str, Any] = {}
+    fitted: dict[str, Any] = {}
+    chosen: dict[str, Any] = {}
     if metric:
-        points, skipped = learning_points(main, metric, higher)
-        projection = assess.project(points, metric, higher, main.sizes["train"], boot)
-        if skipped:
-            projection["skipped_rows"] = skipped
-        if "full" in projection:
-            projection["fitted_points"] = len(points)
-    lines = fine_tune_advice(main, projection, boot) + data_advice(main.data)
+        fitted = curve_fit(main, metric, higher, boot)
+        chosen = projected(main, metric, boot) or fitted
+    lines = fine_tune_advice(main, chosen, boot) + data_advice(main.data)
     lines += quality.meaning(main.quality)
-    return lines + [cost_advice(main)], projection, metric
+    return lines + [cost_advice(main)], chosen, metric, fitted
+
+
+def projection_markdown(chosen: dict, metric: str) -> str:
+    if chosen.get("method") != "calibrated probe":
+        return "Projected from the learning curve (no calibrated probe for this metric)."
+    refs = ", ".join(code(r) for r in chosen["references"])
+    what = "1 - pearson²" if metric == "pearson" else f"1 - {metric}"
+    return (
+        f"Projected {metric} of the full run: {fmt_interval(chosen['full'])}. The "
+        f"{chosen['probe']} on frozen features leaves {code(what)} to gain; full "
+        f"fine-tuning removed all but {chosen['ratio']:.2f} of it (geometric mean; spread of "
+        f"log ratio {chosen['log_ratio_sd']:.3f}) in the measured full runs of {refs}. The "
+        f"interval adds that spread (Student t) to the probe's bootstrap draws. The data "
+        f"being assessed is never part of its own calibration."
+    )
 
 
 def assessment_markdown(
-    recipe: Any, main: assess.Model, others: list[assess.Model], advice: tuple, seconds: float
+    recipe: Any, main: assess.Model, ranked: list[dict[str, Any]], advice: tuple, seconds: float
 ) -> str:
-    lines, projection, metric = advice
+    lines, chosen, metric, fitted = advice
     parts = [
         f"# Assessment: {markdown_escape(recipe.name)}",
         f"Model {code(main.name)}, data {code(recipe.data.source)}, task {code(recipe.task)}; "
@@ -411,14 +469,16 @@ def assessment_markdown(
         quality.markdown(main.quality),
         "## Baseline",
         samples_line(main) + baselines_markdown(main),
+        "## Projection",
+        projection_markdown(chosen, metric),
         "## Learning curve",
-        curve_markdown(main, projection, metric),
+        curve_markdown(main, fitted, metric),
     ]
     if main.curve:
         parts.append("![learning curve](learning_curve.png)")
     parts += ["## Cost", cost_markdown(main)]
-    if others:
-        parts += ["## Model choice", ranking_markdown(ranking([main, *others]))]
+    if len(ranked) > 1:
+        parts += ["## Model choice", ranking_markdown(ranked)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -465,8 +525,9 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
         shutil.rmtree(work, ignore_errors=True)
     advice = advise(main, boot)
     seconds = time.perf_counter() - started
-    text = assessment_markdown(recipe, main, others, advice, seconds)
-    image = curve_png(main, advice[1], advice[2])
+    ranked = ranking([main, *others], boot) if others else []
+    text = assessment_markdown(recipe, main, ranked, advice, seconds)
+    image = curve_png(main, advice[3], advice[2])
     if image:
         (out / "learning_curve.png").write_bytes(image)
     result = {
@@ -475,9 +536,9 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
         "bootstrap": boot.to_dict(),
         "recommendation": advice[0],
         "data": main.data,
-        **model_json(main, advice[1]),
-        "candidates": [model_json(m, {}) for m in others],
-        "ranking": ranking([main, *others]) if others else [],
+        **model_json(main, advice[1], advice[3]),
+        "candidates": [model_json(m, projected(m, advice[2], boot), {}) for m in others],
+        "ranking": ranked,
     }
     atomic_write_json(out / "assessment.json", result)
     atomic_write_text(out / "assessment.md", text)

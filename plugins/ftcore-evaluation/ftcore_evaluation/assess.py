@@ -67,6 +67,7 @@ class Model:
     monitor: Any = None  # the head's Monitor: its primary metric and direction
     quality: dict[str, Any] = field(default_factory=dict)  # LogME, label issues, thin spots
     samples: dict[str, Any] = field(default_factory=dict)  # rows each step used
+    source: str = ""  # the recipe's data.source (a projection never calibrates on it)
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -425,6 +426,7 @@ def assess_model(
         baselines=scored,
         baseline_seconds=round(time.perf_counter() - t0, 1),
         monitor=run.head.monitor(options=run.head_options),
+        source=str(recipe.data.source),
     )
     log(f"{name}: data quality and transferability (LogME, label issues)")
     model.quality = quality.assess_quality(run, base, used.get("quality", quality.ROWS))

