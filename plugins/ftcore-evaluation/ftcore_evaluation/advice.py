@@ -94,9 +94,13 @@ def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> l
     if found is None:
         return ["The head evaluates no baseline, so there is nothing to compare fine-tuning with."]
     name, metric, higher = found
-    if projected.get("method") == "calibrated probe":
-        name = projected["probe"]  # the gain is stated over the probe it was calibrated on
     base = model.baselines.intervals[name][metric]
+    base_draws = model.baselines.draws[name].get(metric, np.array([]))
+    if projected.get("method") == "calibrated probe":  # the gain over the probe it scales
+        metric, higher = projected["metric"], True
+        name = f"out-of-fold {projection.PROBES[metric]}"
+        base = stats.Interval(**{k: projected["probe"][k] for k in ("value", "low", "high")})
+        base_draws = model.probe_draws
     bounded = _bounded([base.value, projected.get("full", {}).get("value", 0.0)])
     if "full" not in projected:
         best = max(model.curve, key=lambda p: p.rows) if model.curve else None
@@ -108,7 +112,6 @@ def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> l
             f"scored {shown}."
         ]
     full = projected["full"]
-    base_draws = model.baselines.draws[name].get(metric, np.array([]))
     gain = {"value": full["value"] - base.value, "low": None, "high": None}
     if "full" in projected["draws"] and base_draws.size:
         gain = paired(projected["draws"]["full"], base_draws, gain["value"], boot)
@@ -295,7 +298,7 @@ def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]
     for m in models:
         found = best_baseline(m)
         value = m.baselines.intervals[found[0]][found[1]] if found else None
-        chosen = projected(m, found[1], boot) if found else {}
+        chosen = projected(m, boot)
         out.append(
             {
                 "model": m.name,
@@ -414,9 +417,10 @@ def curve_fit(model: assess.Model, metric: str, higher: bool, boot: Bootstrap) -
     return fitted
 
 
-def projected(model: assess.Model, metric: str, boot: Bootstrap) -> dict:
+def projected(model: assess.Model, boot: Bootstrap) -> dict:
     """The calibrated probe's projection (``{}`` when the metric has no references)."""
-    return projection.calibrated(model.baselines, metric, model.source, model.sizes["train"], boot)
+    probe = model.quality.get("probe") or {}
+    return projection.calibrated(probe, model.probe_draws, model.source, model.sizes["train"], boot)
 
 
 def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, dict]:
@@ -432,7 +436,7 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, d
     chosen: dict[str, Any] = {}
     if metric:
         fitted = curve_fit(main, metric, higher, boot)
-        chosen = projected(main, metric, boot) or fitted
+        chosen = projected(main, boot) or fitted
     lines = fine_tune_advice(main, chosen, boot) + data_advice(main.data)
     lines += quality.meaning(main.quality)
     return lines + [cost_advice(main)], chosen, metric, fitted
@@ -440,12 +444,18 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, d
 
 def projection_markdown(chosen: dict, metric: str) -> str:
     if chosen.get("method") != "calibrated probe":
-        return "Projected from the learning curve (no calibrated probe for this metric)."
+        if "full" in chosen:
+            return "Projected from the learning curve (no calibrated probe for this metric)."
+        return "No projection."
     refs = ", ".join(code(r) for r in chosen["references"])
+    metric = chosen["metric"]
     what = "1 - pearson²" if metric == "pearson" else f"1 - {metric}"
+    probe = chosen["probe"]
     return (
-        f"Projected {metric} of the full run: {fmt_interval(chosen['full'])}. The "
-        f"{chosen['probe']} on frozen features leaves {code(what)} to gain; full "
+        f"Projected {metric} of the full run: {fmt_interval(chosen['full'])}. A "
+        f"{projection.PROBES[metric]} on the frozen features scores {metric} "
+        f"{fmt_interval(probe)} out-of-fold on {probe['rows']} training rows (5 folds); it "
+        f"leaves {code(what)} to gain, and full "
         f"fine-tuning removed all but {chosen['ratio']:.2f} of it (geometric mean; spread of "
         f"log ratio {chosen['log_ratio_sd']:.3f}) in the measured full runs of {refs}. The "
         f"interval adds that spread (Student t) to the probe's bootstrap draws. The data "
@@ -537,7 +547,7 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
         "recommendation": advice[0],
         "data": main.data,
         **model_json(main, advice[1], advice[3]),
-        "candidates": [model_json(m, projected(m, advice[2], boot), {}) for m in others],
+        "candidates": [model_json(m, projected(m, boot), {}) for m in others],
         "ranking": ranked,
     }
     atomic_write_json(out / "assessment.json", result)

@@ -68,6 +68,7 @@ class Model:
     quality: dict[str, Any] = field(default_factory=dict)  # LogME, label issues, thin spots
     samples: dict[str, Any] = field(default_factory=dict)  # rows each step used
     source: str = ""  # the recipe's data.source (a projection never calibrates on it)
+    probe_draws: np.ndarray = field(repr=False, default_factory=lambda: np.array([]))
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -430,6 +431,7 @@ def assess_model(
     )
     log(f"{name}: data quality and transferability (LogME, label issues)")
     model.quality = quality.assess_quality(run, base, used.get("quality", quality.ROWS))
+    model.probe_draws = model.quality.pop("probe_draws", np.array([]))
     model.samples = {
         "embedding_rows_per_second": round(budget.rate, 1) if budget else None,
         "holdout": model.holdout,

@@ -39,12 +39,33 @@ def out_of_fold_probabilities(
     return cross_val_predict(probe, features, labels, cv=split, method="predict_proba")
 
 
+def out_of_fold_regression(
+    features: np.ndarray, targets: np.ndarray, seed: int = 0, folds: int = FOLDS
+) -> np.ndarray:
+    """(N,) predictions, each row's from a ridge probe (penalty chosen by efficient
+    leave-one-out inside the fold) trained on the other folds."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 13)))
+    split = KFold(n_splits=max(2, min(folds, len(targets))), shuffle=True, random_state=seed)
+    return cross_val_predict(probe, features, targets, cv=split)
+
+
 def label_issues(
-    features: np.ndarray, labels: np.ndarray, seed: int = 0, folds: int = FOLDS
+    features: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    folds: int = FOLDS,
+    probabilities: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Rows whose given label is likely wrong, worst first: ``{"index", "given",
     "suggested", "confidence"}`` (confidence: the probe's probability of the given label).
-    ``labels`` are class indices 0..K-1; classes with fewer than 2 rows are not judged."""
+    ``labels`` are class indices 0..K-1; classes with fewer than 2 rows are not judged.
+    ``probabilities``: :func:`out_of_fold_probabilities` of every row, already computed
+    (one column per class present in ``labels``, sorted)."""
     from cleanlab.filter import find_label_issues
 
     labels = np.asarray(labels, dtype=int)
@@ -54,7 +75,12 @@ def label_issues(
         return []
     rows = np.flatnonzero(keep)
     classes, local = np.unique(labels[keep], return_inverse=True)
-    probs = out_of_fold_probabilities(np.asarray(features)[keep], local, seed, folds)
+    if probabilities is not None:
+        columns = np.searchsorted(np.unique(labels), classes)
+        probs = np.asarray(probabilities)[keep][:, columns]
+        probs = probs / np.maximum(probs.sum(1, keepdims=True), 1e-12)
+    else:
+        probs = out_of_fold_probabilities(np.asarray(features)[keep], local, seed, folds)
     ranked = find_label_issues(local, probs, return_indices_ranked_by="self_confidence")
     return [
         {

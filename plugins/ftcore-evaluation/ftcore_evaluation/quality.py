@@ -9,7 +9,10 @@ pretrained model (mean-pooled, as the probe baseline); on those features:
 - near-duplicate pairs (cosine >= 0.98);
 - and, on the whole training split, classes and length ranges with too few rows.
 
-Single-label classification gets all of it; other tasks get the thin length ranges.
+Single-label classification gets all of it; regression gets LogME of its standardised
+targets and the thin length ranges. Every task gets the pretrained language model's loss
+on a sample of its texts against a reference corpus (:mod:`ftcore_evaluation.similarity`),
+where the model has a language-model head.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ftcore_evaluation import dataquality, transferability
+from ftcore_evaluation import dataquality, similarity, stats, transferability
 
 ROWS = 2000
 TOP_SUSPECTS = 20
@@ -58,17 +61,118 @@ def _lengths(run: Any) -> list[int]:
     return [len(f["input_ids"]) for f in features if "input_ids" in f]
 
 
+def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row pair of two (S, N) arrays."""
+    a = a - a.mean(1, keepdims=True)
+    b = b - b.mean(1, keepdims=True)
+    scale = np.sqrt((a**2).sum(1) * (b**2).sum(1))
+    return np.where(scale > 0, (a * b).sum(1) / np.maximum(scale, 1e-300), 0.0)
+
+
+def out_of_fold_score(
+    run: Any, metric: str, predicted: np.ndarray, truth: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The out-of-fold probe's accuracy (or Pearson) on the sample, with its bootstrap
+    interval and draws (the evaluation section's resamples, confidence and seed)."""
+    from ftcore.api import evaluation_option
+
+    samples = int(evaluation_option(run, "bootstrap_samples", 1000))
+    confidence = float(evaluation_option(run, "confidence", 0.95))
+    seed = int(evaluation_option(run, "seed", 0))
+    predicted, truth = np.asarray(predicted), np.asarray(truth)
+    if metric == "accuracy":
+        correct = (predicted == truth).astype(float)
+        value = float(correct.mean())
+        draws = correct[stats.resample_indices(len(truth), samples, seed)].mean(1)
+    else:
+        value = float(_pearson_rows(predicted[None, :], truth[None, :])[0])
+        picked = stats.resample_indices(len(truth), samples, seed)
+        draws = _pearson_rows(predicted[picked], truth[picked])
+    draws = draws if samples else np.array([])
+    low, high = stats.percentile_interval(draws, confidence) if samples else (np.nan, np.nan)
+    interval = stats.Interval(value, low, high).to_dict()
+    return {"metric": metric, "rows": len(truth), **interval}, draws
+
+
+def similarity_reference(run: Any) -> str:
+    from ftcore.api import evaluation_option
+
+    chosen = evaluation_option(run, "similarity_reference", None)
+    if chosen:
+        return str(chosen)
+    return "rotten_tomatoes" if run.recipe.data.source == "bbc_news" else "bbc_news"
+
+
+def lm_similarity(run: Any, texts: list[str]) -> dict[str, Any]:
+    """:func:`similarity.language_model_loss` on the task's texts vs the reference data."""
+    name = similarity_reference(run)
+    kind, _ = similarity.head_kind(run.model_path)
+    reference: list[str] = []
+    if kind is not None:  # load the reference only when there is a head to score it with
+        raw = run.hooks.load_dataset(name=name, options=None, seed=run.recipe.seed)
+        rows = [r for r in raw.splits["train"] if isinstance(r.get("text"), str)]
+        picked = random.Random(int(run.recipe.seed)).sample(rows, min(similarity.ROWS, len(rows)))
+        reference = [r["text"] for r in picked]
+    found = similarity.language_model_loss(
+        run.model_path, texts, reference, int(run.recipe.data.max_length), int(run.recipe.seed)
+    )
+    return {**found, "reference": name}
+
+
+def _regression_quality(run: Any, base: Any, rows: int) -> dict[str, Any]:
+    """LogME of the standardised targets on a seeded sample of the training rows."""
+    from ftcore.api import mean_pooled_embeddings
+
+    train = run.data.rows["train"]
+    picked = [
+        i
+        for i in range(len(train))
+        if isinstance(train[i].get("text"), str) and isinstance(train[i].get("label"), float)
+    ]
+    picked = sorted(random.Random(int(run.recipe.seed)).sample(picked, min(rows, len(picked))))
+    if len(picked) < 3:
+        return {}
+    targets = np.asarray([train[i]["label"] for i in picked], dtype=float)
+    targets = (targets - targets.mean()) / (targets.std() or 1.0)
+    features = mean_pooled_embeddings(
+        base,
+        run.tokenizer,
+        [train[i]["text"] for i in picked],
+        run.recipe.data.max_length,
+        run.recipe.data.eval_batch_size,
+    )
+    noise = np.random.default_rng(int(run.recipe.seed)).normal(size=features.shape)
+    predicted = dataquality.out_of_fold_regression(features, targets, seed=int(run.recipe.seed))
+    probe, draws = out_of_fold_score(run, "pearson", predicted, targets)
+    return {
+        "sample_rows": len(picked),
+        "logme": round(transferability.logme(features, targets, regression=True), 4),
+        "logme_random_features": round(transferability.logme(noise, targets, regression=True), 4),
+        "probe": probe,
+        "probe_draws": draws,
+    }
+
+
 def assess_quality(run: Any, base: Any, rows: int = ROWS) -> dict[str, Any]:
     """The step's findings as plain values (see the module docstring)."""
+    started = time.perf_counter()
+    train = run.data.rows["train"]
+    texts = [r["text"] for r in train if isinstance(r.get("text"), str)]
+    sample = random.Random(int(run.recipe.seed)).sample(texts, min(similarity.ROWS, len(texts)))
+    found: dict[str, Any] = {"language_model": lm_similarity(run, sample)}
+    if not _single_label(run):
+        if train and isinstance(train[0].get("label"), float):
+            found.update(_regression_quality(run, base, rows))
+        found["thin_spots"] = dataquality.thin_spots(None, _lengths(run))
+        found["seconds"] = round(time.perf_counter() - started, 1)
+        return found
+    return {**found, **_classification_quality(run, base, rows, train)}
+
+
+def _classification_quality(run: Any, base: Any, rows: int, train: list) -> dict[str, Any]:
     from ftcore.api import mean_pooled_embeddings
 
     started = time.perf_counter()
-    train = run.data.rows["train"]
-    if not _single_label(run):
-        return {
-            "thin_spots": dataquality.thin_spots(None, _lengths(run)),
-            "seconds": round(time.perf_counter() - started, 1),
-        }
     names = list(run.info.labels)
     given = [str(r["label"]) for r in train]
     picked = [i for i in stratified(given, rows, int(run.recipe.seed)) if given[i] in names]
@@ -82,7 +186,10 @@ def assess_quality(run: Any, base: Any, rows: int = ROWS) -> dict[str, Any]:
         recipe.data.eval_batch_size,
     )
     noise = np.random.default_rng(int(recipe.seed)).normal(size=features.shape)
-    issues = dataquality.label_issues(features, labels, seed=int(recipe.seed))
+    probs = dataquality.out_of_fold_probabilities(features, labels, seed=int(recipe.seed))
+    predicted = np.unique(labels)[probs.argmax(1)]  # columns: the classes present, sorted
+    probe, draws = out_of_fold_score(run, "accuracy", predicted, labels)
+    issues = dataquality.label_issues(features, labels, seed=int(recipe.seed), probabilities=probs)
     suspects = [
         {
             "row": picked[found["index"]],
@@ -105,6 +212,8 @@ def assess_quality(run: Any, base: Any, rows: int = ROWS) -> dict[str, Any]:
         "sample_rows": len(picked),
         "logme": round(transferability.logme(features, labels), 4),
         "logme_random_features": round(transferability.logme(noise, labels), 4),
+        "probe": probe,
+        "probe_draws": draws,
         "label_issues": len(issues),
         "suspects": suspects,
         "near_duplicates": near,
@@ -131,6 +240,7 @@ def meaning(found: dict[str, Any]) -> list[str]:
                 "(the larger the gap, the closer the task is to what the model learned). "
                 "Compare candidates with --models: a higher LogME ranks a model higher."
             )
+    if "label_issues" in found:
         share = found["label_issues"] / max(found["sample_rows"], 1)
         lines.append(
             f"{found['label_issues']} of {found['sample_rows']} sampled training rows "
@@ -139,6 +249,9 @@ def meaning(found: dict[str, Any]) -> list[str]:
             "rows rather than wrong labels: read the list under Data quality from the top, "
             "where wrong labels gather; fixing them is cheaper than any training run."
         )
+    if found.get("language_model"):
+        lm = found["language_model"]
+        lines.append(similarity.meaning(lm, lm.get("reference", "the reference")))
     thin = found.get("thin_spots", {})
     if thin.get("classes"):
         lines.append(
@@ -153,17 +266,31 @@ def markdown(found: dict[str, Any]) -> str:
     """The "Data quality" section of assessment.md."""
     from ftcore.api import markdown_escape as escape
     from ftcore.api import markdown_table as table
+    from ftcore_evaluation.report import code
 
     parts = []
-    if "logme" in found:
+    lm = found.get("language_model") or {}
+    if lm.get("available"):
         parts.append(
-            f"On a stratified sample of {found['sample_rows']} training rows, embedded once "
-            f"with the pretrained model ({found['seconds']:.0f} s): LogME "
-            f"**{found['logme']:.3f}** (random features of the same size: "
-            f"{found['logme_random_features']:.3f}); {found['label_issues']} likely label "
-            "errors (out-of-fold probe probabilities, cleanlab's confident learning)."
+            f"Language-model loss ({lm['kind']} LM, {lm['rows']} texts each): "
+            f"**{lm['task_loss']:.3f}** nats per token on the task's training texts, "
+            f"{lm['reference_loss']:.3f} on {code(lm['reference'])} (ratio {lm['ratio']:.2f})."
         )
-        if found["suspects"]:
+    elif lm:
+        parts.append(f"Language-model loss: not measured ({escape(lm['reason'])}).")
+    if "logme" in found:
+        issues = (
+            f"; {found['label_issues']} likely label errors (out-of-fold probe probabilities, "
+            "cleanlab's confident learning)"
+            if "label_issues" in found
+            else ""
+        )
+        parts.append(
+            f"On a sample of {found['sample_rows']} training rows, embedded once with the "
+            f"pretrained model: LogME **{found['logme']:.3f}** (random features of the same "
+            f"size: {found['logme_random_features']:.3f}){issues}."
+        )
+        if found.get("suspects"):
             rows = [
                 [
                     s["row"],
@@ -178,7 +305,7 @@ def markdown(found: dict[str, Any]) -> str:
                 "Most likely label errors (row of the training split, worst first):\n\n"
                 + table(["row", "text", "given", "suggested", "p(given)"], rows)
             )
-        if found["near_duplicates"]:
+        if found.get("near_duplicates"):
             rows = [
                 [
                     f"{d['rows'][0]}, {d['rows'][1]}",

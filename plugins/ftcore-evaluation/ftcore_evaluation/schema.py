@@ -42,6 +42,9 @@ class EvaluationConfig:
     forgetting_test_rows: int = 300
     # Tokens per reference example.
     forgetting_max_length: int = 128
+    # Reference corpus of `ftcore assess`'s language-model loss (task similarity); null:
+    # bbc_news (rotten_tomatoes when the task's data is bbc_news).
+    similarity_reference: Optional[str] = None
     # Write report.md and report.html to the run directory.
     report: bool = True
     # Reuse the pretrained model's baselines and forgetting probes from an earlier run of

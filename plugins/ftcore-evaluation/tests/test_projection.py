@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-from ftcore_evaluation import projection, scoring, stats
+from ftcore_evaluation import projection, stats
 from ftcore_evaluation.projection import Reference
 from ftcore_evaluation.scoring import Bootstrap
 
@@ -18,15 +17,11 @@ REFS = (
 )
 
 
-def probe_scores(name: str, metric: str, value: float, n: int = 400) -> scoring.Scored:
-    """A probe's score with bootstrap draws spread around it."""
+def probe_scores(metric: str, value: float, n: int = 400) -> tuple[dict, np.ndarray]:
+    """An out-of-fold probe's score with bootstrap draws spread around it."""
     draws = value + np.random.default_rng(0).normal(0.0, 0.01, size=n)
     interval = stats.Interval(value, *stats.percentile_interval(draws, 0.95))
-    return scoring.Scored(
-        points={name: {metric: value}},
-        draws={name: {metric: draws}},
-        intervals={name: {metric: interval}},
-    )
+    return {"metric": metric, **interval.to_dict()}, draws
 
 
 @pytest.mark.parametrize("metric", ["accuracy", "pearson"])
@@ -42,9 +37,7 @@ def test_pearson_gap_is_the_unexplained_variance():
 
 def test_projection_scales_the_probe_gap_by_the_references_geometric_mean_ratio():
     boot = Bootstrap(400, 0.95, 0)
-    found = projection.calibrated(
-        probe_scores("linear probe", "accuracy", 0.6), "accuracy", "new_data", 5000, boot, REFS
-    )
+    found = projection.calibrated(*probe_scores("accuracy", 0.6), "new_data", 5000, boot, REFS)
     ratios = [0.15 / 0.2, 0.07 / 0.1, (1 - 0.8**2) / (1 - 0.7**2)]
     ratio = math.exp(np.mean(np.log(ratios)))
     assert found["ratio"] == pytest.approx(ratio, abs=1e-4)
@@ -56,24 +49,22 @@ def test_projection_scales_the_probe_gap_by_the_references_geometric_mean_ratio(
 
 def test_the_assessed_data_is_left_out_of_its_own_calibration():
     boot = Bootstrap(200, 0.95, 0)
-    scores = probe_scores("linear probe", "accuracy", 0.8)
-    found = projection.calibrated(scores, "accuracy", "data_a", 100, boot, REFS)
+    scores = probe_scores("accuracy", 0.8)
+    found = projection.calibrated(*scores, "data_a", 100, boot, REFS)
     assert found["references"] == ["b", "c"]
     # With one reference left there is no spread to calibrate with: no projection.
-    assert projection.calibrated(scores, "accuracy", "data_a", 100, boot, REFS[:2]) == {}
+    assert projection.calibrated(*scores, "data_a", 100, boot, REFS[:2]) == {}
 
 
-def test_no_projection_without_a_probe_for_the_metric():
+def test_no_projection_without_references_for_the_metric():
     boot = Bootstrap(200, 0.95, 0)
-    scores = probe_scores("linear probe", "perplexity", 12.0)
-    assert projection.calibrated(scores, "perplexity", "x", 100, boot, REFS) == {}
-    other = probe_scores("majority class", "accuracy", 0.5)
-    assert projection.calibrated(other, "accuracy", "x", 100, boot, REFS) == {}
+    assert projection.calibrated(*probe_scores("perplexity", 12.0), "x", 100, boot, REFS) == {}
+    assert projection.calibrated({}, np.array([]), "x", 100, boot, REFS) == {}
 
 
 def test_wider_spread_across_references_gives_a_wider_interval():
     boot = Bootstrap(2000, 0.95, 0)
-    scores = probe_scores("ridge probe", "pearson", 0.7)
+    scores = probe_scores("pearson", 0.7)
     close = (
         Reference("a", "a", "accuracy", 0.80, 0.850),
         Reference("b", "b", "accuracy", 0.90, 0.925),
@@ -84,8 +75,8 @@ def test_wider_spread_across_references_gives_a_wider_interval():
         Reference("b", "b", "accuracy", 0.90, 0.96),
         Reference("c", "c", "accuracy", 0.70, 0.775),
     )
-    narrow = projection.calibrated(scores, "pearson", "x", 100, boot, close)["full"]
-    wide = projection.calibrated(scores, "pearson", "x", 100, boot, far)["full"]
+    narrow = projection.calibrated(*scores, "x", 100, boot, close)["full"]
+    wide = projection.calibrated(*scores, "x", 100, boot, far)["full"]
     assert wide["high"] - wide["low"] > 2 * (narrow["high"] - narrow["low"])
 
 
