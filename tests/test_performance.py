@@ -201,3 +201,43 @@ def test_bench_label_noise_takes_the_documented_arguments():
         "python -m bench.label_noise sentiment-rotten-tomatoes --flip 0.05"
         in (ROOT / "docs" / "assess.md").read_text()
     )
+
+
+def test_bench_projection_tabulates_what_the_folders_hold(tmp_path):
+    """The projection check reads its figures from assessment.json / metrics.json files."""
+    import json
+
+    from bench import projection as bench
+
+    assess = tmp_path / "assess-r"
+    assess.mkdir()
+    found = {
+        "model": "minilm",
+        "candidates": [],
+        "projection": {
+            "metric": "accuracy",
+            "full": {"rows": 10, "value": 0.85, "low": 0.80, "high": 0.90},
+        },
+    }
+    (assess / "assessment.json").write_text(json.dumps(found))
+    (assess / "wall_seconds").write_text("150.0\n")
+    run = tmp_path / "run-r-minilm"
+    run.mkdir()
+    metrics = {"test": {"test/accuracy": 0.835}, "timings": {"total_seconds": 500.0}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    sys_argv = ["r", "--out", str(tmp_path)]
+    args = bench.parser().parse_args(sys_argv)
+    assert args.budget == 180.0 and args.models == ""
+    import sys
+    from unittest import mock
+
+    with mock.patch.object(sys, "argv", ["bench.projection", *sys_argv]):
+        assert bench.main() == 0
+    table = json.loads((tmp_path / "projection.json").read_text())["rows"][0]
+    assert table["error"] == 0.015 and table["inside"] is True and table["assess_seconds"] == 150
+    assert (
+        "| `r` | `minilm` | 150 s / 180 s | 0.850 [0.800, 0.900] |"
+        in (tmp_path / "projection.md").read_text()
+    )
+    assert bench.kendall_tau([1, 2, 3], [1, 3, 2]) == 1 / 3
+    assert "python -m bench.projection --out" in (ROOT / "docs" / "assess.md").read_text()

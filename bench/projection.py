@@ -1,0 +1,171 @@
+"""Does ``ftcore assess`` project the full run's score? And does it rank models right?
+
+    python -m bench.projection --out DIR RECIPE [RECIPE ...]
+    python -m bench.projection --out DIR --models minilm,smollm2-135m \\
+        --set data.limit_train=1000 RECIPE [RECIPE ...]
+
+For every recipe (and every model of ``--models``): ``ftcore assess RECIPE`` (its wall
+time measured around the whole process, loading included) and the full
+``ftcore run RECIPE`` with the same overrides, then one table row each: assess wall time
+vs budget, projected score [interval] vs the run's test score, |error|, inside the
+interval. With ``--models`` the assessment is one ``ftcore assess --models`` per recipe
+(they share the budget) and Kendall's tau between the projected and the real scores is
+printed, over all (recipe, model) pairs and within each recipe. Folders that already hold
+a finished assessment or run are reused (delete them to measure again). The table is
+written to ``DIR/projection.md`` and ``DIR/projection.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def parser() -> argparse.ArgumentParser:
+    found = argparse.ArgumentParser(prog="python -m bench.projection")
+    found.add_argument("recipes", nargs="+")
+    found.add_argument("--out", required=True, type=Path)
+    found.add_argument("--budget", type=float, default=180.0)
+    found.add_argument("--models", default="", help="comma-separated candidates")
+    found.add_argument("--set", action="append", default=[], help="KEY=VALUE for both")
+    return found
+
+
+def ftcore(*args: str) -> float:
+    """Run the installed ``ftcore`` command; its wall time in seconds."""
+    command = [str(Path(sys.executable).with_name("ftcore")), *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench.projection: {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def assess(recipe: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    found = folder / "assessment.json"
+    if not found.is_file():
+        extra = ["--models", args.models] if args.models else []
+        wall = ftcore(
+            "assess",
+            recipe,
+            *args.set,
+            "--budget",
+            str(args.budget),
+            "--out",
+            str(folder),
+            *extra,
+        )
+        (folder / "wall_seconds").write_text(f"{wall:.1f}\n")
+    result = json.loads(found.read_text())
+    result["wall_seconds"] = float((folder / "wall_seconds").read_text())
+    return result
+
+
+def full_run(recipe: str, folder: Path, overrides: list[str]) -> dict[str, Any]:
+    if not (folder / "metrics.json").is_file():
+        ftcore("run", recipe, *overrides, "--out", str(folder), "--force", "-q")
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def kendall_tau(xs: list[float], ys: list[float]) -> float:
+    """Kendall's tau-a between two score lists (pairs tied in either count as 0)."""
+    concordant = discordant = 0
+    for i in range(len(xs)):
+        for j in range(i + 1, len(xs)):
+            sign = (xs[i] - xs[j]) * (ys[i] - ys[j])
+            concordant += sign > 0
+            discordant += sign < 0
+    pairs = len(xs) * (len(xs) - 1) / 2
+    return (concordant - discordant) / pairs if pairs else float("nan")
+
+
+def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, budget: float):
+    metric = projected.get("metric", "")
+    real = metrics["test"].get(f"test/{metric}")
+    full = projected.get("full") or {}
+    value = full.get("value")
+    inside = None if value is None or real is None else full["low"] <= real <= full["high"]
+    return {
+        "recipe": recipe,
+        "model": model,
+        "assess_seconds": round(wall, 1),
+        "budget": budget,
+        "metric": metric,
+        "projected": full,
+        "real": real,
+        "error": None if value is None or real is None else round(abs(value - real), 4),
+        "inside": inside,
+        "full_run_seconds": metrics.get("timings", {}).get("total_seconds"),
+    }
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| recipe | model | assess wall / budget | projected [interval] | full run | "
+        "\\|error\\| | inside |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        p = r["projected"]
+        shown = f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]" if p else "none"
+        real = f"{r['metric']} {r['real']:.3f}" if r["real"] is not None else "n/a"
+        error = f"{r['error']:.3f}" if r["error"] is not None else "n/a"
+        lines.append(
+            f"| `{r['recipe']}` | `{r['model']}` | {r['assess_seconds']:.0f} s / "
+            f"{r['budget']:.0f} s | {shown} | {real} | {error} | "
+            f"{'yes' if r['inside'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    args = parser().parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    models = [m for m in args.models.split(",") if m]
+    rows = []
+    for recipe in args.recipes:
+        found = assess(recipe, args.out / f"assess-{recipe}", args)
+        candidates = {found["model"]: found, **{c["model"]: c for c in found["candidates"]}}
+        for model in models or [found["model"]]:
+            chosen = candidates[model]
+            overrides = [*args.set, *([f"model.name={model}"] if models else [])]
+            metrics = full_run(recipe, args.out / f"run-{recipe}-{Path(model).name}", overrides)
+            rows.append(
+                row(
+                    recipe, model, chosen["projection"], metrics, found["wall_seconds"], args.budget
+                )
+            )
+    result: dict[str, Any] = {"rows": rows}
+    scored = [r for r in rows if r["projected"] and r["real"] is not None]
+    if models:
+        result["kendall_tau_all"] = kendall_tau(
+            [r["projected"]["value"] for r in scored], [r["real"] for r in scored]
+        )
+        result["kendall_tau_within"] = {
+            recipe: kendall_tau(
+                [r["projected"]["value"] for r in scored if r["recipe"] == recipe],
+                [r["real"] for r in scored if r["recipe"] == recipe],
+            )
+            for recipe in args.recipes
+        }
+    text = markdown(rows)
+    if models:
+        text += f"\nKendall's tau, all pairs: {result['kendall_tau_all']:.3f}; within each "
+        text += (
+            "recipe: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in result["kendall_tau_within"].items())
+            + "\n"
+        )
+    (args.out / "projection.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "projection.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
