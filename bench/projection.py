@@ -127,19 +127,18 @@ def main() -> int:
     args = parser().parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     models = [m for m in args.models.split(",") if m]
+    # every assessment first (a few minutes each), then the full runs (far longer)
+    found = {r: assess(r, args.out / f"assess-{r}", args) for r in args.recipes}
     rows = []
     for recipe in args.recipes:
-        found = assess(recipe, args.out / f"assess-{recipe}", args)
-        candidates = {found["model"]: found, **{c["model"]: c for c in found["candidates"]}}
-        for model in models or [found["model"]]:
-            chosen = candidates[model]
+        candidates = {found[recipe]["model"]: found[recipe]}
+        candidates.update({c["model"]: c for c in found[recipe]["candidates"]})
+        for model in models or [found[recipe]["model"]]:
             overrides = [*args.set, *([f"model.name={model}"] if models else [])]
             metrics = full_run(recipe, args.out / f"run-{recipe}-{Path(model).name}", overrides)
-            rows.append(
-                row(
-                    recipe, model, chosen["projection"], metrics, found["wall_seconds"], args.budget
-                )
-            )
+            projected = candidates[model]["projection"]
+            wall = found[recipe]["wall_seconds"]
+            rows.append(row(recipe, model, projected, metrics, wall, args.budget))
     result: dict[str, Any] = {"rows": rows}
     scored = [r for r in rows if r["projected"] and r["real"] is not None]
     if models:
