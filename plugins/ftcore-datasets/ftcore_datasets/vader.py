@@ -1,7 +1,8 @@
-"""``vader_movie`` and ``vader_amazon``: snippets with human sentiment intensity (regression).
+"""The VADER ground truth: texts with human sentiment intensity (regression).
 
 ``vader_movie`` holds 10,605 movie-review snippets, ``vader_amazon`` 3,708 Amazon
-product-review snippets (Hutto & Gilbert, ICWSM 2014; same raters' protocol).
+product-review snippets, ``vader_tweets`` 4,200 tweets and ``vader_nyt`` 5,190 sentences
+of New York Times opinion pieces (Hutto & Gilbert, ICWSM 2014; the same raters' protocol).
 
 The data ships only in the source distribution of ``vaderSentiment==3.3.2`` (not in its
 wheel). On first use the sdist is fetched with ``pip download`` into
@@ -31,6 +32,8 @@ MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
 MEMBERS = {
     "vader_movie": MEMBER,
     "vader_amazon": "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
+    "vader_tweets": "hutto_ICWSM_2014/tweets_GroundTruth.txt",
+    "vader_nyt": "hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt",
 }
 
 
@@ -155,3 +158,11 @@ def load_vader_movie(options: VaderOptions, seed: int) -> RawSplits:
 
 def load_vader_amazon(options: VaderOptions, seed: int) -> RawSplits:
     return load_vader("vader_amazon", options, seed)
+
+
+def load_vader_tweets(options: VaderOptions, seed: int) -> RawSplits:
+    return load_vader("vader_tweets", options, seed)
+
+
+def load_vader_nyt(options: VaderOptions, seed: int) -> RawSplits:
+    return load_vader("vader_nyt", options, seed)

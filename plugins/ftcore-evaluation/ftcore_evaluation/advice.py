@@ -122,6 +122,12 @@ def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> l
     price = price_of(model)
     if certain and better:
         lines = [f"Fine-tuning is likely to pay: {shown}, a gain of {span(gain, bounded)}{price}."]
+    elif not certain and better and gain["low"] is not None:
+        lines = [
+            f"Fine-tuning is projected to add {span(gain, bounded)} over the {name} "
+            f"({shown}{price}), but the interval of that gain includes no gain at all: "
+            f"likely worth a run, not certain; try the {name} first if it is good enough."
+        ]
     elif not certain:
         lines = [
             f"The {name} baseline ({base.value:.4f}) is within the CI of the projected "
