@@ -11,8 +11,9 @@ vs budget, projected score [interval] vs the run's test score, |error|, inside t
 interval. With ``--models`` the assessment is one ``ftcore assess --models`` per recipe
 (they share the budget) and Kendall's tau between the projected and the real scores is
 printed, over all (recipe, model) pairs and within each recipe. Folders that already hold
-a finished assessment or run are reused (delete them to measure again). The table is
-written to ``DIR/projection.md`` and ``DIR/projection.json``.
+a finished assessment or run are reused (delete them to measure again); with
+``--assess-only`` no full run is started (rows without a run folder show no real
+score). The table is written to ``DIR/projection.md`` and ``DIR/projection.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--budget", type=float, default=180.0)
     found.add_argument("--models", default="", help="comma-separated candidates")
     found.add_argument("--set", action="append", default=[], help="KEY=VALUE for both")
+    found.add_argument(
+        "--assess-only", action="store_true", help="no full runs: use the run folders found"
+    )
     return found
 
 
@@ -66,8 +70,10 @@ def assess(recipe: str, folder: Path, args: argparse.Namespace) -> dict[str, Any
     return result
 
 
-def full_run(recipe: str, folder: Path, overrides: list[str]) -> dict[str, Any]:
+def full_run(recipe: str, folder: Path, overrides: list[str], run: bool) -> dict[str, Any]:
     if not (folder / "metrics.json").is_file():
+        if not run:
+            return {"test": {}}
         ftcore("run", recipe, *overrides, "--out", str(folder), "--force", "-q")
     return json.loads((folder / "metrics.json").read_text())
 
@@ -135,7 +141,8 @@ def main() -> int:
         candidates.update({c["model"]: c for c in found[recipe]["candidates"]})
         for model in models or [found[recipe]["model"]]:
             overrides = [*args.set, *([f"model.name={model}"] if models else [])]
-            metrics = full_run(recipe, args.out / f"run-{recipe}-{Path(model).name}", overrides)
+            folder = args.out / f"run-{recipe}-{Path(model).name}"
+            metrics = full_run(recipe, folder, overrides, not args.assess_only)
             projected = candidates[model]["projection"]
             wall = found[recipe]["wall_seconds"]
             rows.append(row(recipe, model, projected, metrics, wall, args.budget))
