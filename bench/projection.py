@@ -124,7 +124,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| `{r['recipe']}` | `{r['model']}` | {r['assess_seconds']:.0f} s / "
             f"{r['budget']:.0f} s | {shown} | {real} | {error} | "
-            f"{'yes' if r['inside'] else 'no'} |"
+            f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['inside']] } |"
         )
     return "\n".join(lines) + "\n"
 
