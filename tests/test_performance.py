@@ -241,3 +241,19 @@ def test_bench_projection_tabulates_what_the_folders_hold(tmp_path):
     )
     assert bench.kendall_tau([1, 2, 3], [1, 3, 2]) == 1 / 3
     assert "python -m bench.projection --out" in (ROOT / "docs" / "assess.md").read_text()
+
+
+def test_bench_synthetic_csv_writes_the_documented_shape(tmp_path):
+    import csv
+    import sys
+    from unittest import mock
+
+    from bench import synthetic_csv
+
+    out = tmp_path / "big.csv"
+    with mock.patch.object(sys, "argv", ["x", str(out), "--rows", "50", "--classes", "16"]):
+        synthetic_csv.main()
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == 50 and all(r["label"].startswith("class_") for r in rows)
+    assert len({r["text"] for r in rows}) == 50
+    assert "python -m bench.synthetic_csv" in (ROOT / "docs" / "assess.md").read_text()

@@ -308,21 +308,16 @@ def test_vader_offline_with_an_empty_cache_attempts_no_connection(tmp_path, monk
 
 
 @pytest.mark.slow
-def test_vader_movie_real_download(tmp_path):
-    raw = ftcore_load_dataset("vader_movie", VaderOptions(cache_dir=str(tmp_path)), 0)
-    rows = [r for s in SPLITS for r in raw.splits[s]]
-    assert len(rows) == 10605
-    assert all(-4.0 <= r["label"] <= 4.0 for r in rows)
-    assert raw.origin["train"].endswith("movieReviewSnippets_GroundTruth.txt")
-
-
-@pytest.mark.slow
-def test_vader_amazon_real_download(tmp_path):
-    raw = ftcore_load_dataset("vader_amazon", VaderOptions(cache_dir=str(tmp_path)), 0)
-    rows = [r for s in SPLITS for r in raw.splits[s]]
-    assert len(rows) == 3708
-    assert all(-4.0 <= r["label"] <= 4.0 for r in rows)
-    assert raw.origin["train"].endswith("amazonReviewSnippets_GroundTruth.txt")
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [("vader_movie", 10605), ("vader_amazon", 3708), ("vader_tweets", 4200), ("vader_nyt", 5190)],
+)
+def test_vader_real_download(tmp_path, name, rows):
+    raw = ftcore_load_dataset(name, VaderOptions(cache_dir=str(tmp_path)), 0)
+    found = [r for s in SPLITS for r in raw.splits[s]]
+    assert len(found) == rows
+    assert all(-4.0 <= r["label"] <= 4.0 for r in found)
+    assert raw.origin["train"].endswith(vader.MEMBERS[name].split("/")[-1])
 
 
 # --- file datasets: happy paths ------------------------------------------------------------------
