@@ -53,13 +53,17 @@ class Reference:
 
 # Measured on 2 CPU cores on 2026-12-06: `probe` from `ftcore assess RECIPE` (budget 180 s,
 # assessment.json: quality.probe.value), `finetuned` from `ftcore run RECIPE` (the test
-# score of the README's results table; sentiment-intensity-amazon: /metrics.json of a run
-# on 2026-12-06). See docs/assess.md, "Measured on our recipes".
+# score of the README's results table, from runs of that day for the last four). The last
+# three were measured as out-of-sample checks of the first four before joining them
+# (`python -m bench.projection`); see docs/assess.md, "Measured on our recipes".
 REFERENCES: tuple[Reference, ...] = (
     Reference("sentiment-rotten-tomatoes", "rotten_tomatoes", "accuracy", 0.723651, 0.8345),
     Reference("topic-bbc-news", "bbc_news", "accuracy", 0.956389, 0.969),
     Reference("sentiment-intensity-vader", "vader_movie", "pearson", 0.656774, 0.828),
     Reference("sentiment-intensity-amazon", "vader_amazon", "pearson", 0.693439, 0.8695),
+    Reference("sentiment-intensity-tweets", "vader_tweets", "pearson", 0.804434, 0.9246),
+    Reference("sentiment-intensity-nyt", "vader_nyt", "pearson", 0.626341, 0.7378),
+    Reference("debate-speaker-side", "debates_2016", "accuracy", 0.565753, 0.692),
 )
 
 
