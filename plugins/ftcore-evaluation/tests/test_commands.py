@@ -150,6 +150,14 @@ def test_assess_tiny_recipe_with_a_candidate_model(tiny_model_dir, tmp_path):
     assert {"suspects", "near_duplicates", "thin_spots", "logme_random_features"} <= set(quality)
     assert "## Data quality" in text and "LogME" in text
     assert all(isinstance(r["logme"], float) for r in found["ranking"])
+    # The out-of-fold probe on the quality sample is what the projection scales; a tiny
+    # BERT without its pre-training head has no language-model loss, and says why.
+    assert quality["probe"]["metric"] == "accuracy" and quality["probe"]["rows"] == 64
+    assert 0.0 <= quality["probe"]["low"] <= quality["probe"]["high"] <= 1.0
+    assert quality["language_model"]["available"] is False
+    assert projection["method"] == "calibrated probe" and projection["full"]["rows"] == 64
+    assert "## Projection" in text and "never part of its own calibration" in text
+    assert all(r["projected"]["value"] > 0 for r in found["ranking"])
 
 
 def test_models_lists_bundled_models(capsys):
