@@ -2,7 +2,7 @@
 
     python -m bench.projection --out DIR RECIPE [RECIPE ...]
     python -m bench.projection --out DIR --models minilm,smollm2-135m \\
-        --set data.limit_train=1000 RECIPE [RECIPE ...]
+        --set data.limit_train=1000 RECIPE[@KEY=VALUE,...] [RECIPE ...]
 
 For every recipe (and every model of ``--models``): ``ftcore assess RECIPE`` (its wall
 time measured around the whole process, loading included) and the full
@@ -10,7 +10,9 @@ time measured around the whole process, loading included) and the full
 vs budget, projected score [interval] vs the run's test score, |error|, inside the
 interval. With ``--models`` the assessment is one ``ftcore assess --models`` per recipe
 (they share the budget) and Kendall's tau between the projected and the real scores is
-printed, over all (recipe, model) pairs and within each recipe. Folders that already hold
+printed, over all (recipe, model) pairs and within each recipe. ``RECIPE@KEY=VALUE,...``
+adds overrides for that recipe only (for example ``head.standardize=false``, which a
+regression head on a model without a bias in its output layer needs). Folders that already hold
 a finished assessment or run are reused (delete them to measure again); with
 ``--assess-only`` no full run is started (rows without a run folder show no real
 score). The table is written to ``DIR/projection.md`` and ``DIR/projection.json``.
@@ -50,14 +52,21 @@ def ftcore(*args: str) -> float:
     return time.perf_counter() - started
 
 
-def assess(recipe: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+def split(recipe: str, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """``RECIPE@K=V,K=V`` -> (RECIPE, [--set overrides..., K=V, K=V])."""
+    name, _, extra = recipe.partition("@")
+    return name, [*args.set, *(e for e in extra.split(",") if e)]
+
+
+def assess(given: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     found = folder / "assessment.json"
+    recipe, overrides = split(given, args)
     if not found.is_file():
         extra = ["--models", args.models] if args.models else []
         wall = ftcore(
             "assess",
             recipe,
-            *args.set,
+            *overrides,
             "--budget",
             str(args.budget),
             "--out",
@@ -134,13 +143,14 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     models = [m for m in args.models.split(",") if m]
     # every assessment first (a few minutes each), then the full runs (far longer)
-    found = {r: assess(r, args.out / f"assess-{r}", args) for r in args.recipes}
+    names = [split(r, args)[0] for r in args.recipes]
+    found = {n: assess(r, args.out / f"assess-{n}", args) for n, r in zip(names, args.recipes)}
     rows = []
-    for recipe in args.recipes:
+    for recipe, given in zip(names, args.recipes):
         candidates = {found[recipe]["model"]: found[recipe]}
         candidates.update({c["model"]: c for c in found[recipe]["candidates"]})
         for model in models or [found[recipe]["model"]]:
-            overrides = [*args.set, *([f"model.name={model}"] if models else [])]
+            overrides = [*split(given, args)[1], *([f"model.name={model}"] if models else [])]
             folder = args.out / f"run-{recipe}-{Path(model).name}"
             metrics = full_run(recipe, folder, overrides, not args.assess_only)
             projected = candidates[model]["projection"]
@@ -157,7 +167,7 @@ def main() -> int:
                 [r["projected"]["value"] for r in scored if r["recipe"] == recipe],
                 [r["real"] for r in scored if r["recipe"] == recipe],
             )
-            for recipe in args.recipes
+            for recipe in names
         }
     text = markdown(rows)
     if models:

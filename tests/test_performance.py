@@ -240,6 +240,11 @@ def test_bench_projection_tabulates_what_the_folders_hold(tmp_path):
         in (tmp_path / "projection.md").read_text()
     )
     assert bench.kendall_tau([1, 2, 3], [1, 3, 2]) == 1 / 3
+    many = bench.parser().parse_args(["r", "--out", "x", "--set", "data.limit_train=9"])
+    assert bench.split("r@head.standardize=false,seed=1", many) == (
+        "r",
+        ["data.limit_train=9", "head.standardize=false", "seed=1"],
+    )
     assert "python -m bench.projection --out" in (ROOT / "docs" / "assess.md").read_text()
 
 

@@ -214,7 +214,8 @@ def cost_advice(model: assess.Model) -> str:
     c = model.cost
     return (
         f"Expected full run: ~{c['run_seconds'] / 60:.1f} min ({c['total_steps']} optimiser steps "
-        f"at {c['seconds_per_step']:.3f} s/step measured here, {c['epoch_seconds']:.0f} s per "
+        f"at {c['seconds_per_step']:.3f} s/step {c.get('timing', 'measured')} here, "
+        f"{c['epoch_seconds']:.0f} s per "
         f"epoch with validation), training memory ≈ {c['training_memory_estimate_mib']} MiB for "
         f"weights, gradients and AdamW state; peak RSS of this assessment "
         f"{c.get('peak_rss_mib', '?')} MiB."
@@ -285,7 +286,10 @@ def cost_markdown(model: assess.Model) -> str:
     p = c["parameters"]
     rows = [
         ["parameters", f"{p['total']:,} total, {p['trainable']:,} trainable"],
-        ["seconds per optimiser step (measured)", f"{c['seconds_per_step']:.3f}"],
+        [
+            f"seconds per optimiser step ({c.get('timing', 'measured')})",
+            f"{c['seconds_per_step']:.3f}",
+        ],
         ["steps per epoch / whole run", f"{c['steps_per_epoch']} / {c['total_steps']}"],
         ["evaluation throughput", f"{c['eval_examples_per_second']:.0f} examples/s"],
         ["projected epoch (with validation)", f"{c['epoch_seconds']:.0f} s"],

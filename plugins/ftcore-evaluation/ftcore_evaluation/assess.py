@@ -31,6 +31,7 @@ from ftcore_evaluation.scoring import Bootstrap
 MIN_POINT_ROWS = 64
 MIN_PROBE_ROWS = 200
 CALIBRATION_STEPS = 12
+MIN_CALIBRATION_STEPS = 4  # the first two are warm-up and not timed
 
 
 @dataclass
@@ -373,10 +374,32 @@ def cost(
     }
 
 
-def calibrate(run: Any, base: Any, work: Path) -> dict:
-    """A 12-step run: seconds per optimiser step and the holdout's evaluation time."""
-    rows = CALIBRATION_STEPS * run.recipe.data.batch_size * run.recipe.optim.accumulate
-    return short_run(run, base, rows, work, max_steps=CALIBRATION_STEPS)
+def estimated_timing(run: Any, rate: float) -> dict[str, Any]:
+    """Seconds per optimiser step and the holdout's evaluation time from the embedding
+    ``rate`` alone: a training step costs about three forward passes of its batch."""
+    rows = run.recipe.data.batch_size * run.recipe.optim.accumulate
+    return {
+        "seconds_per_step": 3.0 * rows / rate,
+        "eval_seconds": len(run.data.rows["test"]) / rate,
+        "estimated": True,
+    }
+
+
+def calibration_steps(run: Any, rate: float | None, seconds: float | None) -> int:
+    """Steps of the timing run that fit in ``seconds`` (from :func:`estimated_timing`):
+    up to 12 (12 without a budget), or 0 when not even 4 fit."""
+    if not rate or seconds is None or not math.isfinite(rate):
+        return CALIBRATION_STEPS
+    guess = estimated_timing(run, rate)
+    fits = int((seconds - guess["eval_seconds"]) / guess["seconds_per_step"])
+    return min(CALIBRATION_STEPS, fits) if fits >= MIN_CALIBRATION_STEPS else 0
+
+
+def calibrate(run: Any, base: Any, work: Path, steps: int = CALIBRATION_STEPS) -> dict:
+    """A short run (12 steps unless fewer fit): seconds per optimiser step and the
+    holdout's evaluation time."""
+    rows = steps * run.recipe.data.batch_size * run.recipe.optim.accumulate
+    return short_run(run, base, rows, work, max_steps=steps)
 
 
 # --- one model ---------------------------------------------------------------------------
@@ -446,10 +469,17 @@ def assess_model(
         model.curve = learning_curve(run, base, score, boot, max(left, 1.0), work, log, rate)
         timing = model.curve[-1].to_dict() if model.curve else calibrate(run, base, work)
     else:
-        log(f"{name}: measuring seconds per step ({CALIBRATION_STEPS} steps)")
-        timing = calibrate(run, base, work)
+        left = None if allowed is None else allowed - (time.perf_counter() - started)
+        steps = calibration_steps(run, budget.rate if budget else None, left)
+        if steps:
+            log(f"{name}: measuring seconds per step ({steps} steps)")
+            timing = calibrate(run, base, work, steps)
+        else:  # not even a short timing run fits: estimate from the embedding rate
+            log(f"{name}: no time left for a timing run; cost estimated from the embedding rate")
+            timing = estimated_timing(run, budget.rate)
     rate = model.holdout / max(timing["eval_seconds"], 1e-9)
     model.cost = cost(recipe, parameters(base), timing["seconds_per_step"], rate, sizes)
+    model.cost["timing"] = "estimated" if timing.get("estimated") else "measured"
     model.seconds = round(time.perf_counter() - started, 1)
     del run, base
     gc.collect()

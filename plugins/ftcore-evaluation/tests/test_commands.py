@@ -190,3 +190,26 @@ def test_assess_budget_sizes_the_samples_from_the_embedding_rate():
         "quality": 8_000,
     }
     assert Budget(rate=0.1, seconds=10.0).rows() == MIN_PROBE_ROWS
+
+
+def test_assess_timing_run_shrinks_to_the_time_left():
+    """A candidate's timing run fits its share: 12 steps when there is time, fewer when
+    not, none (an estimate from the embedding rate) when not even four fit."""
+    from types import SimpleNamespace
+
+    from ftcore_evaluation.assess import calibration_steps, estimated_timing
+
+    run = SimpleNamespace(
+        recipe=SimpleNamespace(
+            data=SimpleNamespace(batch_size=32), optim=SimpleNamespace(accumulate=1)
+        ),
+        data=SimpleNamespace(rows={"test": [{}] * 100}),
+    )
+    # 10 rows/s: a step is ~9.6 s (three forward passes of 32 rows), the holdout 10 s.
+    assert estimated_timing(run, 10.0) == {
+        "seconds_per_step": 9.6, "eval_seconds": 10.0, "estimated": True
+    }  # fmt: skip
+    assert calibration_steps(run, 10.0, 1000.0) == 12
+    assert calibration_steps(run, 10.0, 10.0 + 9.6 * 6) == 6
+    assert calibration_steps(run, 10.0, 40.0) == 0
+    assert calibration_steps(run, None, 40.0) == 12  # no budget: the full timing run
