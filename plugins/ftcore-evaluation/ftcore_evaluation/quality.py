@@ -103,13 +103,29 @@ def similarity_reference(run: Any) -> str:
     return "rotten_tomatoes" if run.recipe.data.source == "bbc_news" else "bbc_news"
 
 
+def row_text(row: dict[str, Any]) -> str | None:
+    """A row's text: ``text``, or ``prompt`` + ``response`` for instruction data."""
+    if isinstance(row.get("text"), str):
+        return row["text"]
+    parts = [row.get(k) for k in ("prompt", "response")]
+    return "\n".join(p for p in parts if isinstance(p, str)) or None
+
+
 def lm_similarity(run: Any, texts: list[str]) -> dict[str, Any]:
     """:func:`similarity.language_model_loss` on the task's texts vs the reference data."""
+    from ftcore.api import UserError
+
     name = similarity_reference(run)
     kind, _ = similarity.head_kind(run.model_path)
+    if not texts:
+        return {"available": False, "reason": "the rows hold no text", "reference": name}
     reference: list[str] = []
     if kind is not None:  # load the reference only when there is a head to score it with
-        raw = run.hooks.load_dataset(name=name, options=None, seed=run.recipe.seed)
+        try:
+            raw = run.hooks.load_dataset(name=name, options=None, seed=run.recipe.seed)
+        except UserError as err:
+            reason = f"the reference dataset {name!r} could not be loaded: {err}"
+            return {"available": False, "reason": reason, "reference": name}
         rows = [r for r in raw.splits["train"] if isinstance(r.get("text"), str)]
         picked = random.Random(int(run.recipe.seed)).sample(rows, min(similarity.ROWS, len(rows)))
         reference = [r["text"] for r in picked]
@@ -157,7 +173,7 @@ def assess_quality(run: Any, base: Any, rows: int = ROWS) -> dict[str, Any]:
     """The step's findings as plain values (see the module docstring)."""
     started = time.perf_counter()
     train = run.data.rows["train"]
-    texts = [r["text"] for r in train if isinstance(r.get("text"), str)]
+    texts = [t for t in map(row_text, train) if t]
     sample = random.Random(int(run.recipe.seed)).sample(texts, min(similarity.ROWS, len(texts)))
     found: dict[str, Any] = {"language_model": lm_similarity(run, sample)}
     if not _single_label(run):

@@ -69,3 +69,11 @@ def test_meaning_says_what_the_ratio_means():
     far = {**close, "task_loss": 6.0, "ratio": 2.0}
     assert "look like what the model was trained on" in similarity.meaning(close, "bbc_news")
     assert "more to adapt" in similarity.meaning(far, "bbc_news")
+
+
+def test_instruction_rows_are_scored_on_prompt_and_response():
+    from ftcore_evaluation.quality import row_text
+
+    assert row_text({"text": "plain"}) == "plain"
+    assert row_text({"prompt": "2+2?", "response": "4"}) == "2+2?\n4"
+    assert row_text({"label": 1.0}) is None
