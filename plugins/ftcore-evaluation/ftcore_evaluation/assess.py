@@ -1,4 +1,4 @@
-"""``ftcore assess RECIPE``: should I fine-tune? Data, baseline, learning curve, cost.
+"""``ftcore assess RECIPE``: should I fine-tune? Data, baseline, projection, similarity, cost.
 
 The test split is never scored: the validation split is cut in two (seeded); the first
 half plays validation (the probe's regularisation is chosen on it) and the second half

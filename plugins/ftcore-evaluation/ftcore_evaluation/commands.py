@@ -158,7 +158,7 @@ COMMANDS = (
     ),
     Command(
         "assess",
-        "should I fine-tune? data, baseline, learning curve, cost",
+        "should I fine-tune? data, baseline, projected score, similarity, cost",
         assess_arguments,
         assess_run,
     ),
