@@ -64,8 +64,9 @@ def label_issues(
     """Rows whose given label is likely wrong, worst first: ``{"index", "given",
     "suggested", "confidence"}`` (confidence: the probe's probability of the given label).
     ``labels`` are class indices 0..K-1; classes with fewer than 2 rows are not judged.
-    ``probabilities``: :func:`out_of_fold_probabilities` of every row, already computed
-    (one column per class present in ``labels``, sorted)."""
+    ``probabilities``: :func:`out_of_fold_probabilities` of every row, already computed;
+    used when every class has at least ``folds`` rows (they are then exactly what this
+    would compute), recomputed on the judged rows otherwise."""
     from cleanlab.filter import find_label_issues
 
     labels = np.asarray(labels, dtype=int)
@@ -75,10 +76,8 @@ def label_issues(
         return []
     rows = np.flatnonzero(keep)
     classes, local = np.unique(labels[keep], return_inverse=True)
-    if probabilities is not None:
-        columns = np.searchsorted(np.unique(labels), classes)
-        probs = np.asarray(probabilities)[keep][:, columns]
-        probs = probs / np.maximum(probs.sum(1, keepdims=True), 1e-12)
+    if probabilities is not None and counts[counts > 0].min() >= folds:
+        probs = np.asarray(probabilities)  # every row kept: the same folds, the same columns
     else:
         probs = out_of_fold_probabilities(np.asarray(features)[keep], local, seed, folds)
     ranked = find_label_issues(local, probs, return_indices_ranked_by="self_confidence")

@@ -74,11 +74,11 @@ def out_of_fold_score(
 ) -> tuple[dict[str, Any], np.ndarray]:
     """The out-of-fold probe's accuracy (or Pearson) on the sample, with its bootstrap
     interval and draws (the evaluation section's resamples, confidence and seed)."""
-    from ftcore.api import evaluation_option
+    from ftcore_evaluation.evaluate import bootstrap_of
+    from ftcore_evaluation.schema import options
 
-    samples = int(evaluation_option(run, "bootstrap_samples", 1000))
-    confidence = float(evaluation_option(run, "confidence", 0.95))
-    seed = int(evaluation_option(run, "seed", 0))
+    boot = bootstrap_of(options(run.recipe))
+    samples, confidence, seed = boot.samples, boot.confidence, boot.seed
     predicted, truth = np.asarray(predicted), np.asarray(truth)
     if metric == "accuracy":
         correct = (predicted == truth).astype(float)
@@ -135,9 +135,25 @@ def lm_similarity(run: Any, texts: list[str]) -> dict[str, Any]:
     return {**found, "reference": name}
 
 
+def _embed(run: Any, base: Any, texts: list[str]) -> np.ndarray:
+    """Mean-pooled pretrained features of ``texts`` (as the probe baseline embeds them)."""
+    from ftcore.api import mean_pooled_embeddings
+
+    data = run.recipe.data
+    return mean_pooled_embeddings(base, run.tokenizer, texts, data.max_length, data.eval_batch_size)
+
+
+def _logme_pair(run: Any, features: np.ndarray, targets: np.ndarray, regression: bool) -> dict:
+    """LogME of the features, and of random features of the same size (the floor)."""
+    noise = np.random.default_rng(int(run.recipe.seed)).normal(size=features.shape)
+    return {
+        "logme": round(transferability.logme(features, targets, regression), 4),
+        "logme_random_features": round(transferability.logme(noise, targets, regression), 4),
+    }
+
+
 def _regression_quality(run: Any, base: Any, rows: int) -> dict[str, Any]:
     """LogME of the standardised targets on a seeded sample of the training rows."""
-    from ftcore.api import mean_pooled_embeddings
 
     train = run.data.rows["train"]
     picked = [
@@ -150,20 +166,12 @@ def _regression_quality(run: Any, base: Any, rows: int) -> dict[str, Any]:
         return {}
     targets = np.asarray([train[i]["label"] for i in picked], dtype=float)
     targets = (targets - targets.mean()) / (targets.std() or 1.0)
-    features = mean_pooled_embeddings(
-        base,
-        run.tokenizer,
-        [train[i]["text"] for i in picked],
-        run.recipe.data.max_length,
-        run.recipe.data.eval_batch_size,
-    )
-    noise = np.random.default_rng(int(run.recipe.seed)).normal(size=features.shape)
+    features = _embed(run, base, [train[i]["text"] for i in picked])
     predicted = dataquality.out_of_fold_regression(features, targets, seed=int(run.recipe.seed))
     probe, draws = out_of_fold_score(run, "pearson", predicted, targets)
     return {
         "sample_rows": len(picked),
-        "logme": round(transferability.logme(features, targets, regression=True), 4),
-        "logme_random_features": round(transferability.logme(noise, targets, regression=True), 4),
+        **_logme_pair(run, features, targets, regression=True),
         "probe": probe,
         "probe_draws": draws,
     }
@@ -176,32 +184,23 @@ def assess_quality(run: Any, base: Any, rows: int = ROWS) -> dict[str, Any]:
     texts = [t for t in map(row_text, train) if t]
     sample = random.Random(int(run.recipe.seed)).sample(texts, min(similarity.ROWS, len(texts)))
     found: dict[str, Any] = {"language_model": lm_similarity(run, sample)}
-    if not _single_label(run):
+    if _single_label(run):
+        found.update(_classification_quality(run, base, rows, train))
+    else:
         if train and isinstance(train[0].get("label"), float):
             found.update(_regression_quality(run, base, rows))
         found["thin_spots"] = dataquality.thin_spots(None, _lengths(run))
-        found["seconds"] = round(time.perf_counter() - started, 1)
-        return found
-    return {**found, **_classification_quality(run, base, rows, train)}
+    found["seconds"] = round(time.perf_counter() - started, 1)  # the whole step
+    return found
 
 
 def _classification_quality(run: Any, base: Any, rows: int, train: list) -> dict[str, Any]:
-    from ftcore.api import mean_pooled_embeddings
-
-    started = time.perf_counter()
     names = list(run.info.labels)
     given = [str(r["label"]) for r in train]
     picked = [i for i in stratified(given, rows, int(run.recipe.seed)) if given[i] in names]
     labels = np.asarray([names.index(given[i]) for i in picked])
     recipe = run.recipe
-    features = mean_pooled_embeddings(
-        base,
-        run.tokenizer,
-        [train[i]["text"] for i in picked],
-        recipe.data.max_length,
-        recipe.data.eval_batch_size,
-    )
-    noise = np.random.default_rng(int(recipe.seed)).normal(size=features.shape)
+    features = _embed(run, base, [train[i]["text"] for i in picked])
     probs = dataquality.out_of_fold_probabilities(features, labels, seed=int(recipe.seed))
     predicted = np.unique(labels)[probs.argmax(1)]  # columns: the classes present, sorted
     probe, draws = out_of_fold_score(run, "accuracy", predicted, labels)
@@ -226,15 +225,13 @@ def _classification_quality(run: Any, base: Any, rows: int, train: list) -> dict
     ]
     return {
         "sample_rows": len(picked),
-        "logme": round(transferability.logme(features, labels), 4),
-        "logme_random_features": round(transferability.logme(noise, labels), 4),
+        **_logme_pair(run, features, labels, regression=False),
         "probe": probe,
         "probe_draws": draws,
         "label_issues": len(issues),
         "suspects": suspects,
         "near_duplicates": near,
         "thin_spots": dataquality.thin_spots(given, _lengths(run)),
-        "seconds": round(time.perf_counter() - started, 1),
     }
 
 

@@ -49,9 +49,7 @@ def _batch_loss(
     labels = ids.clone()
     labels[attention == 0] = -100
     if kind == "masked":
-        special = torch.zeros_like(ids, dtype=torch.bool)
-        special[:, 0] = True  # [CLS]
-        special |= ids == batch.get("sep_id", -1)
+        special = batch["special_tokens_mask"].bool()  # [CLS], [SEP]: never masked
         chosen = torch.from_numpy(rng.random(ids.shape) < MASK_SHARE) & (attention == 1) & ~special
         labels[~chosen] = -100
         ids = ids.masked_fill(chosen, mask_id)
@@ -80,10 +78,10 @@ def token_loss(
                 truncation=True,
                 max_length=max_length,
                 padding=True,
+                return_special_tokens_mask=True,
                 return_tensors="pt",
             )
         )
-        batch["sep_id"] = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else -1
         loss, tokens = _batch_loss(model, batch, kind, rng, tokenizer.mask_token_id or 0)
         total, count = total + loss, count + tokens
     return total / max(count, 1)

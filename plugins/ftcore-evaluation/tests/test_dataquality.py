@@ -30,6 +30,23 @@ def test_flipped_labels_are_found_with_high_precision_and_recall():
     assert [row["confidence"] for row in found] == sorted(row["confidence"] for row in found)
 
 
+def test_precomputed_probabilities_give_the_same_suspects():
+    """The quality step computes the out-of-fold probabilities once (for the probe's score
+    too) and hands them over; a class with one row is left out of the judgement alike."""
+    from ftcore_evaluation.dataquality import out_of_fold_probabilities
+
+    features, labels = _blobs()
+    noisy = labels.copy()
+    noisy[:30] = (labels[:30] + 1) % 3
+    for rare in (False, True):
+        if rare:
+            noisy[100] = 3  # a class with a single row: fewer folds than the rest would get
+        probs = out_of_fold_probabilities(features, noisy, seed=0)
+        shared = label_issues(features, noisy, seed=0, probabilities=probs)
+        assert shared == label_issues(features, noisy, seed=0)
+        assert shared and 100 not in {r["index"] for r in shared}
+
+
 def test_clean_labels_give_few_suspects_and_tiny_inputs_none():
     features, labels = _blobs(seed=2)
     assert len(label_issues(features, labels)) <= 3

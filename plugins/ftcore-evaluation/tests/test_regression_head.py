@@ -83,3 +83,32 @@ def test_regression_run_with_evaluation(tmp_path, tiny_model_dir):
     assert "reference linear-probe accuracy" in found["forgetting"]
     page = (result.run_dir / "report.html").read_text()
     assert "<h2>Worst residuals</h2>" in page and (result.run_dir / "residuals.jsonl").is_file()
+
+
+def test_assess_regression_projects_from_an_out_of_fold_ridge_probe(tmp_path, tiny_model_dir):
+    from argparse import Namespace
+
+    from ftcore_evaluation import advice
+    from omegaconf import OmegaConf
+
+    splits = {
+        "train": make_regression_rows(64, 0),
+        "validation": make_regression_rows(16, 1),
+        "test": make_regression_rows(16, 2),
+    }
+    recipe = base_recipe(tiny_model_dir, task="regression")
+    recipe["data"]["batch_size"] = 8
+    path = tmp_path / "regression.yaml"
+    path.write_text(OmegaConf.to_yaml(recipe))
+    hooks = build_hooks([MemoryDataset(splits), reference(), evaluation_plugin])
+    args = Namespace(
+        recipe=str(path), overrides=[], models=None, budget=1800.0, samples=200,
+        out=str(tmp_path / "assessment"),
+    )  # fmt: skip
+    out, text = advice.run_assessment(args, hooks)
+    found = json.loads((out / "assessment.json").read_text())
+    quality = found["quality"]
+    assert quality["probe"]["metric"] == "pearson" and quality["probe"]["rows"] == 64
+    assert isinstance(quality["logme"], float) and "label_issues" not in quality
+    assert found["projection"]["method"] == "calibrated probe"
+    assert found["projection"]["metric"] == "pearson" and "## Projection" in text
