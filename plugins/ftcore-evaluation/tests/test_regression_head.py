@@ -62,15 +62,20 @@ def test_worst_residuals_first(tmp_path):
     assert len(lines) == 40 and sizes == sorted(sizes, reverse=True)
 
 
-def test_regression_run_with_evaluation(tmp_path, tiny_model_dir):
+def regression_setup(model_dir) -> tuple[dict, object]:
+    """A tiny regression recipe on 64/16/16 synthetic rows, and hooks that serve them."""
     splits = {
         "train": make_regression_rows(64, 0),
         "validation": make_regression_rows(16, 1),
         "test": make_regression_rows(16, 2),
     }
-    recipe = base_recipe(tiny_model_dir, task="regression")
-    recipe["evaluation"] = {"bootstrap_samples": 200, "forgetting_dataset": "reference"}
     hooks = build_hooks([MemoryDataset(splits), reference(), evaluation_plugin])
+    return base_recipe(model_dir, task="regression"), hooks
+
+
+def test_regression_run_with_evaluation(tmp_path, tiny_model_dir):
+    recipe, hooks = regression_setup(tiny_model_dir)
+    recipe["evaluation"] = {"bootstrap_samples": 200, "forgetting_dataset": "reference"}
     result = execute_recipe(recipe, tmp_path / "run", hooks=hooks)
     found = json.loads((result.run_dir / "evaluation.json").read_text())
     assert found["primary_metric"] == "pearson" and found["best_baseline"] in (
@@ -91,16 +96,10 @@ def test_assess_regression_projects_from_an_out_of_fold_ridge_probe(tmp_path, ti
     from ftcore_evaluation import advice
     from omegaconf import OmegaConf
 
-    splits = {
-        "train": make_regression_rows(64, 0),
-        "validation": make_regression_rows(16, 1),
-        "test": make_regression_rows(16, 2),
-    }
-    recipe = base_recipe(tiny_model_dir, task="regression")
+    recipe, hooks = regression_setup(tiny_model_dir)
     recipe["data"]["batch_size"] = 8
     path = tmp_path / "regression.yaml"
     path.write_text(OmegaConf.to_yaml(recipe))
-    hooks = build_hooks([MemoryDataset(splits), reference(), evaluation_plugin])
     args = Namespace(
         recipe=str(path), overrides=[], models=None, budget=1800.0, samples=200,
         out=str(tmp_path / "assessment"),
