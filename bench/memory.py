@@ -35,20 +35,19 @@ def epoch_order(lengths: list[int], batch_size: int, seed: int, grouped: bool) -
     return list(LengthGroupedSampler(batch_size, lengths=lengths, generator=generator))
 
 
-def main() -> None:
+def prepared_run(recipe_name: str, overrides: list[str]) -> Any:
+    """An ftcore ``Run`` with ``recipe_name``'s rows prepared and encoded exactly as
+    ``ftcore run`` does (no Lightning, no model yet): ``run.features``, ``run.data``,
+    ``run.tokenizer``, ``run.model_path``."""
     import torch
     from transformers import AutoTokenizer
 
-    from bench.common import recipe_arguments, write_json
     from ftcore.cli import _recipe
     from ftcore.data.prepare import prepare
     from ftcore.models import resolve_model
-    from ftcore.optimizer import plan, torch_groups
     from ftcore.run import Run, encode_splits
-    from ftcore.schedules import lambdas
 
-    args = recipe_arguments()
-    recipe, hooks = _recipe(args.recipe, args.overrides)
+    recipe, hooks = _recipe(recipe_name, overrides)
     if recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)
     torch.manual_seed(recipe.seed)
@@ -58,6 +57,19 @@ def main() -> None:
     raw = hooks.load_dataset(name=recipe.data.source, options=recipe.data.options, seed=recipe.seed)
     run.data = prepare(raw, recipe, run.head, run.head_options)
     run.features = encode_splits(run)
+    return run
+
+
+def main() -> None:
+    import torch
+
+    from bench.common import recipe_arguments, write_json
+    from ftcore.optimizer import plan, torch_groups
+    from ftcore.schedules import lambdas
+
+    args = recipe_arguments()
+    run = prepared_run(args.recipe, args.overrides)
+    recipe = run.recipe
     model = run.head.build_model(
         model_path=run.model_path,
         info=run.info,

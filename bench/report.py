@@ -98,6 +98,24 @@ def memory(s: dict) -> list[str]:
     )
 
 
+def sft(s: dict) -> list[str]:
+    names = {"ftcore": "ftcore", "ftcore-before": "ftcore before", "trl": "TRL SFTTrainer"}
+    rows = [
+        [names[k], v["peak_rss_mb"], v["train_seconds"], v["tokens"], v["tokens_per_second"]]
+        for k, v in s["sides"].items()
+    ]
+    header = ["side", "peak RSS MB", "train s", "tokens", "tokens/s"]
+    return (
+        ["## Causal-LM memory against TRL", "", s["setup"] + ".", ""]
+        + _table(header, rows)
+        + [
+            f"Peak RSS ≤ 3,500 MB: {_met(s['target_rss'])}; "
+            f"ftcore / TRL = {s['rss_ratio_vs_trl']} (≤ 1.3: {_met(s['target_vs_trl'])}).",
+            "",
+        ]
+    )
+
+
 def levers(s: dict) -> list[str]:
     out = ["## Levers", "", s["setup"] + ".", ""]
     rows = [
@@ -156,6 +174,7 @@ WRITERS = {
     "startup": startup,
     "memory": memory,
     "levers": levers,
+    "sft": sft,
 }
 
 

@@ -6,8 +6,9 @@ side in a fresh process, and reports medians over the rounds and their ratios. T
 sections hold the machine-wide lock ``/tmp/ftcore-heavy.lock`` (``--no-lock`` to skip);
 the load average before and after each section goes into the results.
 
-Sections (``--only``): overhead, startup, compute, memory, levers; ``--full`` adds
-time_to_accuracy (about 2 x 8 minutes on 2 CPU cores) and the bf16 accuracy check.
+Sections (``--only``): overhead, startup, compute, memory, levers; ``sft`` (causal-LM
+memory and tokens/s against TRL's SFTTrainer, about 15 minutes) runs only when named;
+``--full`` adds time_to_accuracy (about 2 x 8 minutes on 2 CPU cores) and the bf16 accuracy check.
 See docs/performance.md for what each measures.
 
 ``--device cuda`` runs the overhead and compute sections on the GPU (the card goes into
@@ -309,6 +310,69 @@ def memory(cfg: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# --- causal-LM memory: ftcore before/after and TRL's SFTTrainer --------------------------
+
+SFT_RECIPE = "math-sft-gsm8k"
+SFT_LIMITS = ["data.limit_train=48", "data.limit_eval=16", "trainer.max_epochs=1"]
+SFT_QUIET = [
+    "trainer.progress_bar=false",
+    "evaluation.enabled=false",
+    "head.baseline_eval=false",
+    "head.eval_generate_limit=0",
+]
+SFT_BEFORE = ["model.gradient_checkpointing=false", "head.chunked_loss=false"]
+TRL_FACTS = ("steps", "gradient_checkpointing", "loss_type")
+
+
+def sft(cfg: argparse.Namespace) -> dict[str, Any]:
+    """Peak RSS and training tokens/s of math-sft-gsm8k's settings (8 x 384 tokens)."""
+
+    def measure(side: str, r: int) -> dict:
+        if side == "trl":
+            return python_job("trl_sft", [SFT_RECIPE, *SFT_LIMITS])
+        out = cfg.tmp / f"sft-{side}-{r}"
+        before = side == "ftcore-before"
+        command = [ftcore_bin(), "run", SFT_RECIPE, *SFT_LIMITS, *SFT_QUIET]
+        command += [*(SFT_BEFORE if before else []), "--out", str(out)]
+        env = {"FTCORE_MALLOC": "glibc"} if before else None
+        result = common.process(command, timeout=3600, env=env, cwd=common.ROOT)
+        if result["returncode"] != 0:
+            raise RuntimeError(f"ftcore run failed:\n{result['stderr']}")
+        summary = json.loads((out / "metrics.json").read_text())
+        shutil.rmtree(out, ignore_errors=True)
+        return {**result, "fit_seconds": summary["timings"].get("fit_seconds")}
+
+    found = alternate(["ftcore", "trl", "ftcore-before"], max(1, cfg.rounds // 3), measure)
+    tokens = found["trl"][0].get("ftcore_tokens")
+    sides = {}
+    for side, runs in found.items():
+        seconds = stat(runs, "train_seconds" if side == "trl" else "fit_seconds")
+        count = runs[0].get("tokens") if side == "trl" else tokens
+        sides[side] = {
+            "peak_rss_mb": stat(runs, "peak_rss_mb"),
+            "train_seconds": seconds,
+            "tokens": count,
+            "tokens_per_second": round(count / seconds, 1) if count and seconds else None,
+        }
+    value = ratio(sides["ftcore"]["peak_rss_mb"], sides["trl"]["peak_rss_mb"])
+    return {
+        "setup": (
+            f"peak RSS (wait4) of the whole `ftcore run {SFT_RECIPE} "
+            f"{' '.join(SFT_LIMITS + SFT_QUIET)}` (6 steps of 8 x up to 384 tokens, then "
+            "validation and test of 16 rows, export); ftcore-before adds "
+            f"`{' '.join(SFT_BEFORE)}` and FTCORE_MALLOC=glibc (the behaviour before the "
+            "memory work); trl: trl.SFTTrainer on the same rows and settings "
+            "(bench/trl_sft.py). tokens/s: training tokens over ftcore's fit time (which "
+            "includes one validation of 16 rows) or TRL's train() time"
+        ),
+        "sides": sides,
+        "rss_ratio_vs_trl": value,
+        "target_rss": target(sides["ftcore"]["peak_rss_mb"], 3500, "<="),
+        "target_vs_trl": target(value, 1.3, "<="),
+        "trl": {k: found["trl"][0].get(k) for k in TRL_FACTS},
+    }
+
+
 # --- 2. levers ------------------------------------------------------------------------
 
 LEVER_BASE = ["data.limit_train=640", "data.limit_eval=128", "trainer.max_epochs=1"]
@@ -475,7 +539,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and steps")
     parser.add_argument("--full", action="store_true", help="add time to accuracy (~20 min)")
-    parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}, tta")
+    parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}, sft, tta")
     parser.add_argument("--rounds", type=int, help="alternated rounds (default 5, quick 3)")
     parser.add_argument("--full-rounds", type=int, default=1, help="rounds of --full parts")
     parser.add_argument("--steps", type=int, help="overhead: timed steps per process")
@@ -524,6 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         "compute": compute,
         "memory": memory,
         "levers": levers,
+        "sft": sft,
         "tta": time_to_accuracy,
     }
     unknown = [w for w in wanted if w not in runners]

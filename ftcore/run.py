@@ -153,6 +153,7 @@ def global_rank() -> int:
 def build_module(run: Run) -> None:
     """Build the head's model, let ``ftcore_transform_model`` plugins wrap it, and wrap it
     in the LightningModule (``run.module``)."""
+    from ftcore.model_memory import apply_memory_options
     from ftcore.module import FtModule
 
     recipe, hooks = run.recipe, run.hooks
@@ -162,6 +163,7 @@ def build_module(run: Run) -> None:
         options=run.head_options,
         trust_remote_code=recipe.model.trust_remote_code,
     )
+    model = apply_memory_options(model, recipe)
     model = hooks.transform_model(model=model, recipe=recipe)
     model.train()  # from_pretrained returns eval mode; Lightning keeps modes as found
     if recipe.trainer.compile:
@@ -610,8 +612,10 @@ def _execute(
     import torch
 
     from ftcore import runstamp
+    from ftcore.model_memory import return_freed_memory
 
     started = time.perf_counter()
+    return_freed_memory()
     if recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)
     L.seed_everything(recipe.seed, workers=True, verbose=False)

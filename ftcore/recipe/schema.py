@@ -43,6 +43,12 @@ class Optimizer(str, Enum):
     sgd = "sgd"
 
 
+class WeightDtype(str, Enum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
 @dataclass
 class ModelConfig:
     """The pretrained model to start from."""
@@ -53,6 +59,13 @@ class ModelConfig:
     trust_remote_code: bool = False
     # Where converted/bundled weights are cached (default: $FTCORE_CACHE or ~/.cache/ftcore).
     cache_dir: Optional[str] = None
+    # Dtype of the weights (and so of their gradients and optimiser state): float32, or
+    # bfloat16/float16 at half the memory. Half precision is fast only where the hardware
+    # computes in it (GPUs; CPUs with AVX512-BF16 or AMX); elsewhere it is emulated and slow.
+    dtype: WeightDtype = WeightDtype.float32
+    # Recompute each layer's activations during the backward pass instead of keeping them
+    # (activation checkpointing): much less memory for about a third more compute.
+    gradient_checkpointing: bool = False
 
 
 @dataclass

@@ -49,6 +49,77 @@ def model_inputs(batch: dict) -> dict:
     return {k: batch[k] for k in keep if k in batch} | {"use_cache": False}
 
 
+CHUNK_TOKENS = 1024  # target tokens whose vocabulary logits exist at once (chunked loss)
+
+
+def output_layer(model: Any) -> torch.nn.Linear | None:
+    """The model's vocabulary projection when logits are exactly ``hidden @ W.T (+ b)``.
+
+    None for models that scale or soft-cap their logits (Gemma 2, Cohere...) or whose
+    projection is wrapped (a LoRA adapter on ``lm_head``): those keep the full logits.
+    """
+    config = getattr(model, "config", None)
+    if any(getattr(config, k, None) for k in ("final_logit_softcapping", "logit_scale")):
+        return None
+    layer = model.get_output_embeddings()
+    return layer if type(layer) is torch.nn.Linear else None
+
+
+def _chunk_nll(hidden: torch.Tensor, weight: torch.Tensor, bias: Any, target: torch.Tensor) -> Any:
+    logits = F.linear(hidden, weight, bias).float()
+    return F.cross_entropy(logits, target, reduction="none")
+
+
+def chunked_token_nll(
+    hidden: torch.Tensor,
+    layer: torch.nn.Linear,
+    labels: torch.Tensor,
+    chunk: int = CHUNK_TOKENS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`token_nll` from the last hidden states, never holding the full logits.
+
+    Only positions with a target are projected onto the vocabulary, ``chunk`` tokens at
+    a time; under autograd each chunk is checkpointed, so its logits are recomputed in
+    the backward pass instead of being kept (the chunked cross-entropy of torchtune and
+    Liger). The logits of a batch of 8 x 384 tokens over SmolLM2's 49,152-token
+    vocabulary take 604 MB in fp32; a chunk of 1,024 tokens, 201 MB.
+    """
+    from torch.utils.checkpoint import checkpoint
+
+    shifted = labels[:, 1:]
+    flat = shifted.reshape(-1)
+    keep = (flat != IGNORE).nonzero().squeeze(1)
+    states = hidden[:, :-1].reshape(-1, hidden.shape[-1]).index_select(0, keep)
+    target = flat.index_select(0, keep)
+    pieces = []
+    for start in range(0, len(keep), chunk):
+        args = (
+            states[start : start + chunk],
+            layer.weight,
+            layer.bias,
+            target[start : start + chunk],
+        )
+        if torch.is_grad_enabled():
+            pieces.append(checkpoint(_chunk_nll, *args, use_reentrant=False))
+        else:
+            pieces.append(_chunk_nll(*args))
+    values = torch.cat(pieces) if pieces else states.new_zeros(0, dtype=torch.float32)
+    nll = torch.zeros(flat.shape, dtype=values.dtype, device=values.device)
+    nll = nll.index_copy(0, keep, values).view_as(shifted)
+    return nll.sum(-1), (shifted != IGNORE).sum(-1)
+
+
+def sequence_nll(
+    model: Any, batch: dict, chunked: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per example: summed NLL of the target tokens and their count, chunked when possible."""
+    layer = output_layer(model) if chunked else None
+    if layer is None:
+        return token_nll(model(**model_inputs(batch)).logits, batch["labels"])
+    hidden = model.get_decoder()(**model_inputs(batch)).last_hidden_state
+    return chunked_token_nll(hidden, layer, batch["labels"])
+
+
 def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per example: summed next-token NLL over the target tokens, and their count."""
     shifted = labels[:, 1:]

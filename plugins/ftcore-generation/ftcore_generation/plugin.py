@@ -98,7 +98,7 @@ class GenerationHead(BaseHead[GenerationConfig]):
     ) -> StepOutput:
         import torch
 
-        nll, count, loss = _score(model, batch, stage)
+        nll, count, loss = _score(model, batch, stage, options.chunked_loss)
         correct = torch.full_like(nll, math.nan)
         generated: list[str | None] = [None] * len(nll)
         rows = _rows_to_generate(batch, info, options, stage)
@@ -250,7 +250,7 @@ def _rows_to_generate(batch: Any, info: DataInfo, head: Any, stage: str) -> list
     return [i for i, (n, a) in enumerate(zip(index, answer)) if n < limit and not math.isnan(a)]
 
 
-def _score(model: Any, batch: Any, stage: str) -> tuple[Any, Any, Any]:
+def _score(model: Any, batch: Any, stage: str, chunked: bool) -> tuple[Any, Any, Any]:
     """Per-example NLL sums and target-token counts, and the mean token loss of the batch."""
     import torch
 
@@ -260,8 +260,7 @@ def _score(model: Any, batch: Any, stage: str) -> tuple[Any, Any, Any]:
     if stage == "predict" and bool((labels == encoding.IGNORE).all()):  # prompts only
         nll = torch.zeros(len(labels), device=labels.device)
         return nll, torch.zeros_like(nll, dtype=torch.long), None
-    logits = model(**modeling.model_inputs(batch)).logits
-    nll, count = modeling.token_nll(logits, labels)
+    nll, count = modeling.sequence_nll(model, batch, chunked)
     return nll, count, nll.sum() / count.sum().clamp(min=1)
 
 

@@ -64,3 +64,6 @@ class GenerationConfig:
     top_p: float = 1.0
     # Seed of the sampler (do_sample only).
     seed: int = 0
+    # Compute the loss from the last hidden states a chunk of tokens at a time, never
+    # holding the whole batch's vocabulary logits (false: the full logits, as before).
+    chunked_loss: bool = True
