@@ -221,7 +221,9 @@ def _text_key(row: dict, key: str) -> str:
 
 
 def _normalized(row: dict, key: str, clean: Any) -> dict:
-    return {**row, key: clean(row[key])}
+    from ftcore.data.normalize import normalized
+
+    return {**row, key: normalized(row[key], clean)}
 
 
 def base_model(recipe: Any, hooks: Any) -> str:

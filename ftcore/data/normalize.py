@@ -25,3 +25,20 @@ def normalizer(steps: list[str]) -> Callable[[str], str]:
         return text
 
     return apply
+
+
+def is_conversation(value: object) -> bool:
+    """A chat conversation: a list of ``{"role": str, "content": str}`` messages."""
+    return isinstance(value, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in value
+    )
+
+
+def normalized(value: object, clean: Callable[[str], str]) -> object:
+    """``clean`` applied to a text, or to the content of every message of a conversation."""
+    if isinstance(value, str):
+        return clean(value)
+    if is_conversation(value):
+        return [{**m, "content": clean(m["content"])} for m in value]  # type: ignore[union-attr]
+    return value

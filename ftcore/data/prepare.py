@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftcore.data.normalize import normalizer
+from ftcore.data.normalize import is_conversation, normalized, normalizer
 from ftcore.errors import UserError
 from ftcore.types import DataInfo, Head, RawSplits, Row
 
@@ -29,6 +29,8 @@ def text_problem(row: Row, key: str, max_chars: int | None = None) -> str | None
     value = row.get(key)
     if value is None:
         return f"missing '{key}'"
+    if isinstance(value, list):
+        return _conversation_problem(value, key, max_chars)
     if not isinstance(value, str):
         return f"'{key}' is not text (got {type(value).__name__})"
     if not value.strip():
@@ -39,6 +41,20 @@ def text_problem(row: Row, key: str, max_chars: int | None = None) -> str | None
             "(a stray quote can swallow the rest of a file; check the row, or raise "
             "data.max_chars)"
         )
+    return None
+
+
+def _conversation_problem(value: list, key: str, max_chars: int | None) -> str | None:
+    """A chat conversation's check: messages with a role and text content."""
+    if not value:
+        return f"empty '{key}' (a conversation needs at least one message)"
+    if not is_conversation(value):
+        return (
+            f"'{key}' is a list but not a conversation: every message must be "
+            '{"role": "...", "content": "..."} with text content'
+        )
+    if max_chars is not None and sum(len(m["content"]) for m in value) > max_chars:
+        return f"'{key}' is longer than data.max_chars={max_chars} characters in all"
     return None
 
 
@@ -57,7 +73,7 @@ def _check_split(
     for index, row in enumerate(raw.splits[split]):
         problem = text_problem(row, key, recipe.data.max_chars)
         if problem is None:
-            row = {**row, key: clean(row[key])}
+            row = {**row, key: normalized(row[key], clean)}
             problem = head.check_row(row=row, info=info, options=options)
         if problem is None:
             kept.append(row)

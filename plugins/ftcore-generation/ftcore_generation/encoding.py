@@ -166,6 +166,123 @@ def _prompt_of(row: dict, key: str) -> str:
     raise UserError(f"row has no '{key}' text to generate from: {sorted(row)}")
 
 
+# --- chat: conversations, the loss on assistant turns only ---------------------------
+
+
+def as_messages(value: Any, role: str) -> list[dict]:
+    """A conversation field: a message list as is; a plain string, one ``role`` message."""
+    return [{"role": role, "content": value}] if isinstance(value, str) else list(value or [])
+
+
+def conversation(row: dict, head: Any) -> tuple[list[dict], int]:
+    """The row's messages and the index of the first one that may carry loss.
+
+    TRL's prompt/completion layout (``head.completion_key`` present): the prompt's
+    messages carry none. A system prompt from ``head.system_prompt`` goes first when the
+    conversation has none.
+    """
+    messages = as_messages(row.get(head.messages_key), "user")
+    first = 0
+    if row.get(head.completion_key) is not None:
+        first = len(messages)
+        messages += as_messages(row[head.completion_key], "assistant")
+    if head.system_prompt and (not messages or messages[0]["role"] != "system"):
+        messages = [{"role": "system", "content": head.system_prompt}, *messages]
+        first += 1
+    return messages, first
+
+
+def chat_problem(row: dict, head: Any) -> str | None:
+    messages, first = conversation(row, head)
+    if not any(m["role"] == "assistant" for m in messages[first:]):
+        return "no assistant message to learn from"
+    return None
+
+
+def render(tokenizer: Any, messages: list[dict], generation_prompt: bool = False) -> str:
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=generation_prompt
+    )
+
+
+def assistant_spans(tokenizer: Any, messages: list[dict], first: int) -> tuple[str, list]:
+    """The rendered conversation and the character spans of its trainable assistant turns.
+
+    A turn's span runs from the end of the generation prompt before it to its end-of-turn
+    token included (what the model must write to answer and stop); the template's text
+    after that token (a newline) is not learned.
+    """
+    full = render(tokenizer, messages)
+    stop = eos_text(tokenizer)
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant" or i < first:
+            continue
+        before = render(tokenizer, messages[:i], generation_prompt=True)
+        through = render(tokenizer, messages[: i + 1])
+        if not (through.startswith(before) and full.startswith(through)):
+            raise UserError(
+                "head.format: the tokenizer's chat template does not render a conversation "
+                "turn by turn (each prefix must begin the whole); use head.format=instruction"
+            )
+        turn = through[len(before) :]
+        if stop and stop in turn:
+            turn = turn[: turn.rindex(stop) + len(stop)]
+        spans.append((len(before), len(before) + len(turn)))
+    return full, spans
+
+
+def chat_example(
+    tokenizer: Any, messages: list[dict], first: int, max_length: int, index: int, answer: float
+) -> dict:
+    """A conversation's tokens, with labels on the tokens inside its assistant spans.
+
+    ``prompt_length`` ends where the last trainable assistant turn begins (generation
+    continues the conversation from there); a conversation without one is a prompt.
+    """
+    if not messages or messages[-1]["role"] != "assistant":
+        text = render(tokenizer, messages, generation_prompt=True)
+        ids = token_ids(tokenizer, [text])[0][-max_length:]
+        return example(ids, [], index, answer)
+    full, spans = assistant_spans(tokenizer, messages, first)
+    encoded = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+    labels = [
+        token if end > start and any(a <= start and end <= b for a, b in spans) else IGNORE
+        for token, (start, end) in zip(ids, offsets)
+    ]
+    last = spans[-1][0] if spans else len(full)
+    prompt_length = next((t for t, (s, _) in enumerate(offsets) if s >= last), len(ids))
+    return {
+        "input_ids": ids[:max_length],
+        "labels": labels[:max_length],
+        "prompt_length": min(prompt_length, max_length),
+        "index": index,
+        "answer": answer,
+    }
+
+
+def encode_chat(
+    rows: list[dict], tokenizer: Any, max_length: int, head: Any, answer_key: str | None
+) -> list[dict]:
+    """Conversations through the tokenizer's chat template (cut at ``max_length`` from the
+    right, as TRL does); rows without a final assistant turn become generation prompts."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(
+            "head.format: chat needs a tokenizer with a chat template, and this model's has "
+            "none; use head.format=instruction with head.prompt_template"
+        )
+    out = []
+    for index, row in enumerate(rows):
+        messages, first = conversation(row, head)
+        if not messages and isinstance(row.get("prompt"), str):  # ftcore predict --prompt
+            messages = as_messages(row["prompt"], "user")
+        out.append(
+            chat_example(tokenizer, messages, first, max_length, index, reference(row, answer_key))
+        )
+    return out
+
+
 def blocks(ids: list[int], size: int) -> list[list[int]]:
     """``ids`` cut into consecutive blocks of ``size`` tokens (a 1-token tail is dropped)."""
     return [

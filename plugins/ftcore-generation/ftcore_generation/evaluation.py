@@ -71,7 +71,12 @@ def baselines(run: Any) -> dict[str, list[dict]]:
 
 
 def prompt_of(row: dict) -> str:
-    return str(row.get("prompt", row.get("text", "")))
+    """The row's prompt: its text, or the last user message of a conversation."""
+    value = row.get("prompt", row.get("messages", row.get("text", "")))
+    if isinstance(value, list):
+        users = [m.get("content", "") for m in value if m.get("role") == "user"]
+        return str(users[-1] if users else "")
+    return str(value)
 
 
 def samples_section(after: list[dict], before: list[dict] | None, rows: list[dict]) -> Any:

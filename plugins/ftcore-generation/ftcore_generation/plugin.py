@@ -43,14 +43,18 @@ class GenerationHead(BaseHead[GenerationConfig]):
 
     def data_info(self, *, rows: list[Row], options: GenerationConfig) -> DataInfo:
         key = options.answer_key
-        has_answers = _instruction(options) and bool(key)
+        has_answers = _format(options) != DataFormat.text.value and bool(key)
         has_answers = has_answers and any(r.get(key) is not None for r in rows)
         return DataInfo(task=TASK, extra={"answer_key": key if has_answers else None})
 
     def text_key(self, *, options: GenerationConfig) -> str:
+        if _format(options) == DataFormat.chat.value:
+            return options.messages_key
         return options.prompt_key if _instruction(options) else options.text_key
 
     def check_row(self, *, row: Row, info: DataInfo, options: GenerationConfig) -> str | None:
+        if _format(options) == DataFormat.chat.value:
+            return encoding.chat_problem(row, options)
         if not _instruction(options):
             return None
         return _response_problem(row, options.response_key)
@@ -64,9 +68,11 @@ class GenerationHead(BaseHead[GenerationConfig]):
         info: DataInfo,
         options: GenerationConfig,
     ) -> dict[str, list]:
+        answer_key = info.extra.get("answer_key")
         if _instruction(options):
-            answer_key = info.extra.get("answer_key")
             features = encoding.encode_instruction(rows, tokenizer, max_length, options, answer_key)
+        elif _format(options) == DataFormat.chat.value:
+            features = encoding.encode_chat(rows, tokenizer, max_length, options, answer_key)
         else:
             features = encoding.encode_text(rows, tokenizer, max_length, options)
         return encoding.columns(features)

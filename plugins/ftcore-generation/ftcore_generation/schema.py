@@ -13,6 +13,7 @@ from typing import Optional
 class DataFormat(str, Enum):
     instruction = "instruction"
     text = "text"
+    chat = "chat"
 
 
 @dataclass
@@ -20,13 +21,14 @@ class GenerationConfig:
     """Options of the generation head (a causal language model).
 
     ``format: instruction`` trains on prompt -> response pairs with the loss on the
-    response tokens only; ``format: text`` trains on plain text cut into blocks of
-    ``data.max_length`` tokens. Test-split answer accuracy always decodes greedily;
-    ``do_sample``/``temperature``/``top_p``/``seed`` apply to ``ftcore predict`` and are
-    saved in the exported model's ``generation_config.json``.
+    response tokens only; ``format: chat`` on conversations (several turns, the model's
+    chat template) with the loss on the assistant turns only; ``format: text`` on plain
+    text cut into blocks of ``data.max_length`` tokens. Test-split answer accuracy always
+    decodes greedily; ``do_sample``/``temperature``/``top_p``/``seed`` apply to
+    ``ftcore predict`` and are saved in the exported model's ``generation_config.json``.
     """
 
-    # Data shape: "instruction" (prompt -> response rows) or "text" (plain text rows).
+    # Data shape: "instruction" (prompt -> response rows), "chat" (conversations) or "text".
     format: DataFormat = DataFormat.instruction
     # Row field holding the prompt (instruction format).
     prompt_key: str = "prompt"
@@ -34,6 +36,13 @@ class GenerationConfig:
     response_key: str = "response"
     # Row field holding the text (text format).
     text_key: str = "text"
+    # Chat format: row field holding the conversation, a list of {"role", "content"}
+    # messages (system/user/assistant). TRL's prompt/completion layout: set it to "prompt".
+    messages_key: str = "messages"
+    # Chat format: row field with messages that follow the conversation (TRL's
+    # "completion"); when a row has it, only its assistant turns carry loss, otherwise
+    # every assistant turn does. A plain string counts as one user/assistant message.
+    completion_key: str = "completion"
     # Wrap prompt and response in the tokenizer's chat template when it has one.
     use_chat_template: bool = True
     # System message put before each prompt in the chat template; null: the template's own.
