@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ftcore.api import DataInfo, UserError, finished_run, read_json
+from ftcore.api import DataInfo, Monitor, UserError, finished_run, read_json
 
 
 def load_run(run_dir: Path) -> tuple[str, DataInfo, list[dict]]:
@@ -22,6 +22,58 @@ def load_run(run_dir: Path) -> tuple[str, DataInfo, list[dict]]:
         )
     task = str(OmegaConf.load(files[0]).task)
     return task, DataInfo.from_dict(read_json(info_file)), read_json(files[1])
+
+
+def answer_rows(task: str, info: DataInfo, predictions: list[dict]) -> list[dict] | None:
+    """Per test row, whether the run answered right and the reference answer: what a
+    classifier and a language model answering with the label text share. None when the
+    run's predictions do not say (a regression run, unchecked generations)."""
+    if task == "generation" and predictions and all("correct" in p for p in predictions):
+        return [{"correct": bool(p["correct"]), "truth": p.get("reference")} for p in predictions]
+    if task == "classification" and info.labels and all("label" in p for p in predictions):
+        names = [info.labels[int(p["target"])] for p in predictions]
+        return [{"correct": p["label"] == n, "truth": n} for p, n in zip(predictions, names)]
+    return None
+
+
+class AnswerAccuracy:
+    """The share of test rows answered right: the score two runs of different tasks share."""
+
+    def score(self, *, predictions: list[dict], info: Any, options: Any) -> dict[str, float]:
+        return {"accuracy": sum(p["correct"] for p in predictions) / max(len(predictions), 1)}
+
+    def monitor(self, *, options: Any) -> Monitor:
+        return Monitor("val/accuracy", "max")
+
+
+def _truth(value: Any) -> str:
+    return " ".join(str(value).lower().split())
+
+
+def check_same_answers(a: tuple, b: tuple, names: tuple[str, str]) -> tuple[list, list]:
+    """Two runs of different tasks as answer rows, checked to be the same test rows."""
+    rows = [answer_rows(*run) for run in (a, b)]
+    for name, run, found in zip(names, (a, b), rows):
+        if found is None:
+            what = (
+                "every test row needs a checked answer: set head.eval_generate_limit to at "
+                "least the test rows and head.answer_key"
+                if run[0] == "generation"
+                else "only classification runs and generation runs with checked answers compare"
+            )
+            raise UserError(f"{name} ({run[0]}) cannot be compared with a {a[0]!s} run: {what}")
+    if len(rows[0]) != len(rows[1]):
+        raise UserError(
+            f"{names[0]} has {len(rows[0])} test predictions and {names[1]} {len(rows[1])}; "
+            f"a paired comparison needs the same test set"
+        )
+    for i, (ra, rb) in enumerate(zip(*rows)):
+        if _truth(ra["truth"]) != _truth(rb["truth"]):
+            raise UserError(
+                f"test example {i} has answer {ra['truth']!r} in {names[0]} but "
+                f"{rb['truth']!r} in {names[1]}; the runs were tested on different data"
+            )
+    return rows[0], rows[1]
 
 
 def check_same_test_set(a: tuple, b: tuple, names: tuple[str, str]) -> None:
@@ -58,6 +110,13 @@ def compare_runs(run_a: Path, run_b: Path, hooks: Any, boot: Any) -> dict[str, A
 
     names = names_of(run_a, run_b)
     a, b = load_run(run_a), load_run(run_b)
+    if a[0] != b[0]:  # a classifier against a language model answering with the label
+        rows_a, rows_b = check_same_answers(a, b, names)
+        result = predictions_result(
+            AnswerAccuracy(), None, a[1], rows_a, boot, {names[1]: rows_b}, main=names[0]
+        )
+        result.update(run_a=str(run_a), run_b=str(run_b), scored_as="answer accuracy")
+        return result
     check_same_test_set(a, b, names)
     _, info, preds_a = a
     first = finished_run(run_a, hooks)

@@ -36,3 +36,20 @@ def is_correct(generated: str, reference: float, marker: str = "####") -> bool:
     """Exact match of the extracted final number with the reference number."""
     answer = extract_answer(generated, marker)
     return answer is not None and parse_number(answer) == reference
+
+
+def normalized_text(text: str) -> str:
+    """Lower case, inner spaces collapsed, surrounding spaces and final punctuation gone."""
+    return " ".join(str(text).lower().split()).rstrip(".!?;:,").strip()
+
+
+def matches(generated: str, reference: str, mode: str, marker: str = "####") -> bool:
+    """Whether ``generated`` answers ``reference``: ``exact`` text or ``number`` after marker."""
+    if mode == "exact":
+        return normalized_text(generated) == normalized_text(reference)
+    return is_correct(generated, parse_number(reference), marker)
+
+
+def answer_of(generated: str, mode: str, marker: str = "####") -> str | None:
+    """The answer read from a generation: the normalised text, or the marked number."""
+    return normalized_text(generated) if mode == "exact" else extract_answer(generated, marker)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from ftcore.errors import UserError
 from ftcore_generation.answers import parse_number
@@ -50,20 +50,24 @@ class Prompter:
     chat: bool
     system_prompt: str | None
     prompt_template: str
+    prompt_format: str | None = None
 
     @classmethod
     def for_head(cls, tokenizer: Any, head: Any) -> Prompter:
         chat = uses_chat_template(tokenizer, head)
-        return cls(tokenizer, chat, head.system_prompt, head.prompt_template)
+        return cls(tokenizer, chat, head.system_prompt, head.prompt_template, head.prompt_format)
+
+    def _instruction(self, prompt: str) -> str:
+        return self.prompt_format.replace("{prompt}", prompt) if self.prompt_format else prompt
 
     def _messages(self, prompt: str) -> list[dict]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return [*system, {"role": "user", "content": prompt}]
+        return [*system, {"role": "user", "content": self._instruction(prompt)}]
 
     def prompt(self, prompt: str) -> str:
         """The text a generation starts from."""
         if not self.chat:
-            return self.prompt_template.replace("{prompt}", prompt)
+            return self.prompt_template.replace("{prompt}", self._instruction(prompt))
         return self.tokenizer.apply_chat_template(
             self._messages(prompt), tokenize=False, add_generation_prompt=True
         )
@@ -109,20 +113,33 @@ def fit_pair(prompt: list[int], completion: list[int], max_length: int) -> tuple
     return prompt, completion[: max_length - len(prompt)]
 
 
-def example(prompt: list[int], completion: list[int], index: int, answer: float = math.nan) -> dict:
+Answer = tuple[float, Optional[str]]  # the reference number (NaN: none), the text to check
+
+
+def example(
+    prompt: list[int], completion: list[int], index: int, answer: Answer = (math.nan, None)
+) -> dict:
     return {
         "input_ids": prompt + completion,
         "labels": [IGNORE] * len(prompt) + completion,
         "prompt_length": len(prompt),
         "index": index,
-        "answer": answer,
+        "answer": answer[0],
+        "reference": answer[1],
     }
 
 
-def reference(row: dict, answer_key: str | None) -> float:
-    if not answer_key or row.get(answer_key) is None:
-        return math.nan
-    return parse_number(str(row[answer_key]))
+def reference(row: dict, answer_key: str | None, head: Any = None) -> Answer:
+    """The row's checkable answer: (number, text) in ``answer_match: number`` (NaN and None
+    when the field holds no number), (NaN, text) in ``exact``, (NaN, None) when absent."""
+    value = row.get(answer_key) if answer_key else None
+    if value is None or not str(value).strip():
+        return math.nan, None
+    mode = getattr(head, "answer_match", "number")
+    if str(getattr(mode, "value", mode)) == "exact":
+        return math.nan, str(value)
+    number = parse_number(str(value))
+    return number, (None if math.isnan(number) else str(value))
 
 
 def prompt_only(tokenizer: Any, prompter: Prompter, text: str, max_length: int) -> list[int]:
@@ -155,7 +172,7 @@ def encode_instruction(
                 prompt_only(tokenizer, prompter, _prompt_of(row, pkey), max_length),
                 [],
             )
-        out.append(example(prompt, completion, index, reference(row, answer_key)))
+        out.append(example(prompt, completion, index, reference(row, answer_key, head)))
     return out
 
 
@@ -233,7 +250,7 @@ def assistant_spans(tokenizer: Any, messages: list[dict], first: int) -> tuple[s
 
 
 def chat_example(
-    tokenizer: Any, messages: list[dict], first: int, max_length: int, index: int, answer: float
+    tokenizer: Any, messages: list[dict], first: int, max_length: int, index: int, answer: Answer
 ) -> dict:
     """A conversation's tokens, with labels on the tokens inside its assistant spans.
 
@@ -258,7 +275,8 @@ def chat_example(
         "labels": labels[:max_length],
         "prompt_length": min(prompt_length, max_length),
         "index": index,
-        "answer": answer,
+        "answer": answer[0],
+        "reference": answer[1],
     }
 
 
@@ -278,7 +296,9 @@ def encode_chat(
         if not messages and isinstance(row.get("prompt"), str):  # ftcore predict --prompt
             messages = as_messages(row["prompt"], "user")
         out.append(
-            chat_example(tokenizer, messages, first, max_length, index, reference(row, answer_key))
+            chat_example(
+                tokenizer, messages, first, max_length, index, reference(row, answer_key, head)
+            )
         )
     return out
 
@@ -316,6 +336,7 @@ def packed_example(pieces: list[list[int]], index: int) -> dict:
         "prompt_length": len(ids),
         "index": index,
         "answer": math.nan,
+        "reference": None,
         "positions": positions,
     }
 

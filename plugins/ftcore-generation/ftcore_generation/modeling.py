@@ -41,6 +41,7 @@ def collate(features: list[dict], pad: int) -> dict[str, torch.Tensor]:
     batch["prompt_length"] = torch.tensor([f["prompt_length"] for f in features])
     batch["index"] = torch.tensor([f["index"] for f in features])
     batch["answer"] = torch.tensor([f["answer"] for f in features], dtype=torch.float64)
+    batch["reference"] = [f.get("reference") for f in features]  # the answer texts to check
     return batch
 
 

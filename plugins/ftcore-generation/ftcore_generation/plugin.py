@@ -108,16 +108,16 @@ class GenerationHead(BaseHead[GenerationConfig]):
         correct = torch.full_like(nll, math.nan)
         generated: list[str | None] = [None] * len(nll)
         rows = _rows_to_generate(batch, info, options, stage)
+        references = batch["reference"]
         for i, text in zip(rows, _generate(model, batch, rows, options, stage)):
             generated[i] = text
-            reference = float(batch["answer"][i])
-            if not math.isnan(reference):
-                correct[i] = float(answers.is_correct(text, reference, options.answer_marker))
+            if references[i] is not None:
+                correct[i] = float(_matches(text, references[i], options))
         return StepOutput(
             loss=loss,
             preds=torch.stack([nll.detach(), correct], dim=-1),
             target=count,
-            extra={"generated": generated, "reference": batch["answer"].tolist()},
+            extra={"generated": generated, "reference": list(references)},
         )
 
     def metrics(self, *, info: DataInfo, options: GenerationConfig) -> Any:
@@ -132,7 +132,7 @@ class GenerationHead(BaseHead[GenerationConfig]):
 
         nll = output.preds[:, 0].tolist()
         counts = output.target.tolist()
-        marker = options.answer_marker
+        mode, marker = _match_mode(options), options.answer_marker
         rows = []
         for loss, count, text, ref in zip(nll, counts, *_texts(output)):
             row: dict[str, Any] = {}
@@ -140,10 +140,11 @@ class GenerationHead(BaseHead[GenerationConfig]):
                 row["generated"] = text
             if count:
                 row["loss"] = loss / count
-            if text is not None and not math.isnan(ref):
-                row["answer"] = answers.extract_answer(text, marker)
-                row["reference"] = format_number(ref)
-                row["correct"] = answers.is_correct(text, ref, marker)
+            if text is not None and ref is not None:
+                row["answer"] = answers.answer_of(text, mode, marker)
+                shown = format_number(answers.parse_number(ref)) if mode == "number" else ref
+                row["reference"] = shown
+                row["correct"] = answers.matches(text, ref, mode, marker)
             rows.append(row)
         return rows
 
@@ -251,9 +252,17 @@ def _rows_to_generate(batch: Any, info: DataInfo, head: Any, stage: str) -> list
         return list(range(len(batch["input_ids"])))
     if stage != "test" or not info.extra.get("answer_key"):
         return []
-    index, answer = batch["index"].tolist(), batch["answer"].tolist()
+    index, references = batch["index"].tolist(), batch["reference"]
     limit = head.eval_generate_limit
-    return [i for i, (n, a) in enumerate(zip(index, answer)) if n < limit and not math.isnan(a)]
+    return [i for i, (n, r) in enumerate(zip(index, references)) if n < limit and r is not None]
+
+
+def _match_mode(head: Any) -> str:
+    return str(getattr(head.answer_match, "value", head.answer_match))
+
+
+def _matches(text: str, reference: str, head: Any) -> bool:
+    return answers.matches(text, reference, _match_mode(head), head.answer_marker)
 
 
 def _score(model: Any, batch: Any, stage: str, chunked: bool) -> tuple[Any, Any, Any]:

@@ -10,6 +10,11 @@ from enum import Enum
 from typing import Optional
 
 
+class AnswerMatch(str, Enum):
+    number = "number"
+    exact = "exact"
+
+
 class DataFormat(str, Enum):
     instruction = "instruction"
     text = "text"
@@ -49,6 +54,9 @@ class GenerationConfig:
     system_prompt: Optional[str] = None
     # Prompt layout without a chat template; "{prompt}" is replaced by the prompt.
     prompt_template: str = "{prompt}\n"
+    # The prompt field inside a longer instruction, chat template or not; "{prompt}" is
+    # replaced by it (e.g. "Review: {prompt}\nIs this review fresh or rotten?").
+    prompt_format: Optional[str] = None
     # Text format: pack several short texts into one block of up to data.max_length tokens
     # (each text attends only to itself; position ids restart per text).
     packing: bool = False
@@ -56,6 +64,10 @@ class GenerationConfig:
     append_eos: bool = False
     # Row field with a checkable final answer (gsm8k: "answer"); rows without it are skipped.
     answer_key: Optional[str] = "answer"
+    # How a generated answer is checked: "number" (the number after answer_marker equals
+    # the reference number, gsm8k) or "exact" (the whole generation equals the reference
+    # text, ignoring case, surrounding spaces and final punctuation: a label as the answer).
+    answer_match: AnswerMatch = AnswerMatch.number
     # The final answer is the number after the last occurrence of this marker.
     answer_marker: str = "####"
     # Greedy-generate answers for the first this many test examples (0: no answer accuracy).
