@@ -127,3 +127,34 @@ def test_rows_without_an_assistant_turn_are_reported(tmp_path, tiny_llama_dir):
     hooks = build_hooks([MemoryDataset(splits)])
     with pytest.raises(UserError, match="row 4: no assistant message to learn from"):
         execute_recipe(recipe, tmp_path / "run", [], hooks=hooks)
+
+
+def _reviews(n: int, seed: int) -> list[dict]:
+    words = ["great", "dull", "moving", "awful", "fun", "boring"]
+    return [
+        {"text": f"A {words[(i + seed) % 6]} film.", "label": ["fresh", "rotten"][(i + seed) % 2]}
+        for i in range(n)
+    ]
+
+
+def test_label_words_as_answers_are_checked_exactly(tmp_path, tiny_llama_dir):
+    splits = {"train": _reviews(16, 0), "validation": _reviews(4, 1), "test": _reviews(6, 2)}
+    head = {
+        "prompt_key": "text",
+        "response_key": "label",
+        "answer_key": "label",
+        "answer_match": "exact",
+        "prompt_format": "Review: {prompt}\nFresh or rotten?",
+        "eval_generate_limit": 6,
+        "max_new_tokens": 3,
+    }
+    recipe = generation_recipe(tiny_llama_dir, **head)
+    hooks = build_hooks([MemoryDataset(splits)])
+    result = execute_recipe(recipe, tmp_path / "run", [], hooks=hooks)
+    predictions = json.loads((result.run_dir / "predictions.json").read_text())
+    assert [p["reference"] for p in predictions] == [r["label"] for r in splits["test"]]
+    for p in predictions:
+        assert p["correct"] == (p["answer"] == p["reference"])
+        assert p["answer"] == " ".join(p["generated"].lower().split()).rstrip(".!?;:,").strip()
+    share = sum(p["correct"] for p in predictions) / len(predictions)
+    assert result.summary["test"]["test/answer_accuracy"] == pytest.approx(share)
