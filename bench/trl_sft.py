@@ -30,7 +30,7 @@ def main() -> None:
     args = recipe_arguments()
     run = prepared_run(args.recipe, args.overrides)
     recipe, head = run.recipe, run.recipe.head
-    rows = run.data.splits["train"]
+    rows = run.data.rows["train"]
     dataset = Dataset.from_list(
         [
             {
