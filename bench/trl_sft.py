@@ -41,6 +41,7 @@ def main() -> None:
         ]
     )
     data, optim = recipe.data, recipe.optim
+    steps = -(-len(rows) // data.batch_size) * recipe.trainer.max_epochs  # as ftcore counts
     with tempfile.TemporaryDirectory(prefix="ftcore-bench-trl-") as out:
         config = SFTConfig(
             output_dir=out,
@@ -49,7 +50,7 @@ def main() -> None:
             num_train_epochs=recipe.trainer.max_epochs,
             learning_rate=float(optim.lr),
             lr_scheduler_type=str(getattr(optim.schedule, "value", optim.schedule)),
-            warmup_ratio=float(optim.warmup_ratio),
+            warmup_steps=optim.warmup_steps or int(float(optim.warmup_ratio) * steps),
             weight_decay=float(optim.weight_decay),
             max_grad_norm=float(optim.grad_clip or 0.0),
             optim="adamw_torch_fused",
