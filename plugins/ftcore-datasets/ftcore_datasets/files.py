@@ -72,6 +72,10 @@ def _missing_column(
     )
 
 
+def _is_messages(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(m, dict) for m in value)
+
+
 def _text_value(value: Any, where: str, column: str) -> Any:
     """Text as a string; None stays None (core reports it as missing)."""
     if value is None or isinstance(value, str):
@@ -233,7 +237,14 @@ def read_jsonl(path: Path, options: FileOptions) -> Loaded:
         keys = [str(k) for k in obj]
         if options.text_column not in obj:
             raise _missing_column(where, options.text_column, keys, "text_column", "key")
-        row: Row = {"text": _text_value(obj[options.text_column], where, options.text_column)}
+        mapped = (options.text_column, options.label_column)
+        row: Row = {k: v for k, v in obj.items() if k not in mapped}  # prompt, completion...
+        value = obj[options.text_column]
+        if _is_messages(value):  # a chat conversation: also under its own key (head.format: chat)
+            row[options.text_column] = value
+            row["text"] = value
+        else:
+            row["text"] = _text_value(value, where, options.text_column)
         if options.label_column:
             if options.label_column not in obj:
                 raise _missing_column(where, options.label_column, keys, "label_column", "key")

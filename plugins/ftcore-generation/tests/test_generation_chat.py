@@ -158,3 +158,26 @@ def test_label_words_as_answers_are_checked_exactly(tmp_path, tiny_llama_dir):
         assert p["answer"] == " ".join(p["generated"].lower().split()).rstrip(".!?;:,").strip()
     share = sum(p["correct"] for p in predictions) / len(predictions)
     assert result.summary["test"]["test/answer_accuracy"] == pytest.approx(share)
+
+
+def test_chat_rows_from_a_jsonl_file_in_both_layouts(tmp_path, tiny_llama_dir):
+    rows = _conversations(20, 0)
+    chat_file = tmp_path / "chat.jsonl"
+    chat_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = generation_recipe(tiny_llama_dir, fmt="chat", answer_key=None, baseline_eval=False)
+    recipe["data"].update(
+        source="jsonl",
+        max_length=128,
+        options={"path": str(chat_file), "text_column": "messages", "label_column": None},
+    )
+    result = execute_recipe(recipe, tmp_path / "chat-run", [], hooks=build_hooks())
+    assert result.summary["test"]["test/loss"] > 0
+
+    trl_file = tmp_path / "trl.jsonl"
+    pairs = [{"prompt": r["messages"][:3], "completion": r["messages"][3:]} for r in rows]
+    trl_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    recipe["head"]["messages_key"] = "prompt"
+    recipe["data"]["options"] = {"path": str(trl_file), "text_column": "prompt"}
+    recipe["data"]["options"]["label_column"] = None
+    result = execute_recipe(recipe, tmp_path / "trl-run", [], hooks=build_hooks())
+    assert result.summary["test"]["test/loss"] > 0
