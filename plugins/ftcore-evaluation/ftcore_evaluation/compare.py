@@ -24,13 +24,14 @@ def load_run(run_dir: Path) -> tuple[str, DataInfo, list[dict]]:
     return task, DataInfo.from_dict(read_json(info_file)), read_json(files[1])
 
 
-def answer_rows(task: str, info: DataInfo, predictions: list[dict]) -> list[dict] | None:
+def answer_rows(info: DataInfo, predictions: list[dict]) -> list[dict] | None:
     """Per test row, whether the run answered right and the reference answer: what a
-    classifier and a language model answering with the label text share. None when the
-    run's predictions do not say (a regression run, unchecked generations)."""
-    if task == "generation" and predictions and all("correct" in p for p in predictions):
+    classifier (a ``label`` per row) and a language model answering with the label text
+    (``correct`` and ``reference`` per row) share. None when the predictions say neither
+    (a regression run, generations left unchecked)."""
+    if predictions and all("correct" in p for p in predictions):
         return [{"correct": bool(p["correct"]), "truth": p.get("reference")} for p in predictions]
-    if task == "classification" and info.labels and all("label" in p for p in predictions):
+    if info.labels and predictions and all("label" in p for p in predictions):
         names = [info.labels[int(p["target"])] for p in predictions]
         return [{"correct": p["label"] == n, "truth": n} for p, n in zip(predictions, names)]
     return None
@@ -52,16 +53,14 @@ def _truth(value: Any) -> str:
 
 def check_same_answers(a: tuple, b: tuple, names: tuple[str, str]) -> tuple[list, list]:
     """Two runs of different tasks as answer rows, checked to be the same test rows."""
-    rows = [answer_rows(*run) for run in (a, b)]
+    rows = [answer_rows(info, preds) for _, info, preds in (a, b)]
     for name, run, found in zip(names, (a, b), rows):
         if found is None:
-            what = (
-                "every test row needs a checked answer: set head.eval_generate_limit to at "
-                "least the test rows and head.answer_key"
-                if run[0] == "generation"
-                else "only classification runs and generation runs with checked answers compare"
+            raise UserError(
+                f"{name} ({run[0]}) has no checked answer for every test row, so it cannot be "
+                f"compared with a run of another task; a generation run needs head.answer_key "
+                f"and head.eval_generate_limit of at least its test rows"
             )
-            raise UserError(f"{name} ({run[0]}) cannot be compared with a {a[0]!s} run: {what}")
     if len(rows[0]) != len(rows[1]):
         raise UserError(
             f"{names[0]} has {len(rows[0])} test predictions and {names[1]} {len(rows[1])}; "

@@ -1,0 +1,1 @@
+"""ftcore head plugin: preference tuning (DPO, IPO, SimPO) of causal language models."""
