@@ -41,7 +41,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> dict:
         # always weights_only=True, whatever Lightning passes (None when a recipe or resume
         # does not say): a checkpoint never runs code when it is read
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        # mmap: only the tensors used are read; testing the best checkpoint copies its model
+        # weights without materialising its optimiser state beside the live one
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True, mmap=True)
 
 
 def _hint(path: Path) -> str:
