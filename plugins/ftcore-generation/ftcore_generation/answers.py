@@ -38,6 +38,12 @@ def is_correct(generated: str, reference: float, marker: str = "####") -> bool:
     return answer is not None and parse_number(answer) == reference
 
 
+def match_mode(head: object) -> str:
+    """The head's ``answer_match`` as text ("number" when a caller passes no head)."""
+    mode = getattr(head, "answer_match", "number")
+    return str(getattr(mode, "value", mode))
+
+
 def normalized_text(text: str) -> str:
     """Lower case, inner spaces collapsed, surrounding spaces and final punctuation gone."""
     return " ".join(str(text).lower().split()).rstrip(".!?;:,").strip()

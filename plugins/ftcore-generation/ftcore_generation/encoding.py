@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ftcore.errors import UserError
-from ftcore_generation.answers import parse_number
+from ftcore_generation.answers import match_mode, parse_number
 
 IGNORE = -100
 MIN_BLOCK = 2  # a block needs two tokens for one next-token prediction
@@ -135,8 +135,7 @@ def reference(row: dict, answer_key: str | None, head: Any = None) -> Answer:
     value = row.get(answer_key) if answer_key else None
     if value is None or not str(value).strip():
         return math.nan, None
-    mode = getattr(head, "answer_match", "number")
-    if str(getattr(mode, "value", mode)) == "exact":
+    if match_mode(head) == "exact":
         return math.nan, str(value)
     number = parse_number(str(value))
     return number, (None if math.isnan(number) else str(value))

@@ -132,7 +132,7 @@ class GenerationHead(BaseHead[GenerationConfig]):
 
         nll = output.preds[:, 0].tolist()
         counts = output.target.tolist()
-        mode, marker = _match_mode(options), options.answer_marker
+        mode, marker = answers.match_mode(options), options.answer_marker
         rows = []
         for loss, count, text, ref in zip(nll, counts, *_texts(output)):
             row: dict[str, Any] = {}
@@ -257,12 +257,8 @@ def _rows_to_generate(batch: Any, info: DataInfo, head: Any, stage: str) -> list
     return [i for i, (n, r) in enumerate(zip(index, references)) if n < limit and r is not None]
 
 
-def _match_mode(head: Any) -> str:
-    return str(getattr(head.answer_match, "value", head.answer_match))
-
-
 def _matches(text: str, reference: str, head: Any) -> bool:
-    return answers.matches(text, reference, _match_mode(head), head.answer_marker)
+    return answers.matches(text, reference, answers.match_mode(head), head.answer_marker)
 
 
 def _score(model: Any, batch: Any, stage: str, chunked: bool) -> tuple[Any, Any, Any]:
