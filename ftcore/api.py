@@ -109,6 +109,7 @@ __all__ = [
     "read_json",
     "read_jsonl",
     "read_text",
+    "run_recipe",
     "setup_run",
     "text_problem",
     "value",
@@ -240,6 +241,19 @@ def setup_run(
     if trainer:
         runs.build_trainer(run)
     return run
+
+
+def run_recipe(
+    recipe: DictConfig, hooks: Hooks, *, run_dir: str | Path, resume: bool = False
+) -> dict[str, Any]:
+    """Run a validated recipe (from :func:`load_recipe`) end to end in ``run_dir``, as
+    ``ftcore run --out run_dir`` does: fit, test, export, reports. The summary written to
+    ``metrics.json``. ``run_dir`` must be new or empty; resume: continue the interrupted
+    run there (``ftcore run --resume``). A signal stops it with
+    :class:`ftcore.errors.RunInterrupted`; for commands such as ``ftcore sweep``."""
+    from ftcore.run import execute
+
+    return execute(recipe, hooks, out=str(run_dir), resume=resume)
 
 
 def build_module(run: Run) -> None:

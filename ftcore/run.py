@@ -109,8 +109,13 @@ def load_data(run: Run) -> None:
 
 def encode_splits(run: Run) -> dict[str, list[dict]]:
     """Tokenise every split (:meth:`Head.encode`), through the on-disk cache unless
-    ``data.cache_tokenized`` is false; one feature dict per example."""
+    ``data.cache_tokenized`` is false; one feature dict per example. Arrow splits are
+    encoded by ``Dataset.map`` and stay Arrow (:class:`ftcore.data.arrow.ArrowRows`)."""
     recipe, hooks = run.recipe, run.hooks
+    from ftcore.data.arrow import ArrowRows, encode
+
+    if all(isinstance(run.data.rows[s], ArrowRows) for s in SPLITS):  # Dataset.map, its cache
+        return {s: encode(run.data.rows[s].dataset, run, run.data.num_proc) for s in SPLITS}
     if not recipe.data.cache_tokenized:
         return {s: encode_split(run.data.rows[s], run) for s in SPLITS}
     from ftcore.data.cache import TokenCache, encode_options
@@ -179,12 +184,9 @@ def monitor(run: Run) -> tuple[str, str]:
 
 def build_trainer(run: Run) -> None:
     import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor
-    from lightning.pytorch.loggers import TensorBoardLogger
 
-    from ftcore import checkpointing
+    from ftcore import checkpointing, loggers
     from ftcore.checkpoint_io import AtomicCheckpointIO
-    from ftcore.csvlog import RunCSVLogger
     from ftcore.module import value
     from ftcore.safety import GracefulStop, NonFiniteGuard
 
@@ -194,13 +196,9 @@ def build_trainer(run: Run) -> None:
         checkpointing.best_checkpoints(run),  # first: trainer.checkpoint_callback
         NonFiniteGuard(value(t.on_nonfinite), t.max_skipped_batches, folder),
         GracefulStop(folder),
-        LearningRateMonitor(logging_interval="step"),
+        *loggers.callbacks(run),  # LearningRateMonitor, the recipe as hyperparameters
         *run.hooks.lightning_callbacks(recipe=recipe, run=run),
         *periodic_checkpoints(run),  # last: writes last.ckpt once everything else updated
-    ]
-    loggers = [
-        RunCSVLogger(run.run_dir, name="logs", version="", resume_from=run.resume_from),
-        TensorBoardLogger(run.run_dir, name="tensorboard", version=""),
     ]
     devices: Any = t.devices if isinstance(t.devices, (int, str)) else list(t.devices)
     run.trainer = L.Trainer(
@@ -218,7 +216,7 @@ def build_trainer(run: Run) -> None:
         gradient_clip_val=recipe.optim.grad_clip,
         accumulate_grad_batches=recipe.optim.accumulate,
         callbacks=callbacks,
-        logger=loggers,
+        logger=loggers.build(run),  # the recipe's loggers: section
         default_root_dir=run.run_dir,
         enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
@@ -446,6 +444,7 @@ def finish(run: Run, validation: dict, test: dict, started: float) -> dict[str, 
     ``ftcore_run_end`` hooks; the summary. A signal in this part stops the run once the
     step under way is done (:class:`RunInterrupted`): it is complete only after all of it.
     """
+    from ftcore import loggers
     from ftcore.errors import RunInterrupted
     from ftcore.safety import StopRequested
 
@@ -462,6 +461,7 @@ def finish(run: Run, validation: dict, test: dict, started: float) -> dict[str, 
             atomic_write_json(run.run_dir / "predictions.json", run.module.test_outputs)
         run.head.run_end(run=run, options=run.head_options, summary=summary)
         run.hooks.run_end(run=run, summary=summary)
+        loggers.close(run)  # flushes what ftcore_run_end logged (e.g. confidence bounds)
         stop.check(run.trainer, "the end of the run")
     except StopRequested as exc:
         raise RunInterrupted(after_training(run, exc)) from None

@@ -40,6 +40,8 @@ RUN_FILES = (
     "model",
     "metrics.json",
     "predictions.json",
+    "mlruns",  # loggers.mlflow's default store
+    "wandb",  # loggers.wandb's files
     # plugins of this repository
     "adapter",
     "lora.json",

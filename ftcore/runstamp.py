@@ -39,6 +39,7 @@ MAY_CHANGE = (
     "output",  # where a new run's folder goes; a resume names its folder
     "trainer.progress_bar",  # what is shown
     "trainer.num_threads",  # CPU threads of this machine
+    "loggers",  # where metrics go, not what is trained
 )
 
 _STAMPS: dict[Path, dict[str, Any]] = {}

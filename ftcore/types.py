@@ -6,7 +6,7 @@ Nothing here imports torch: these types are used by start-up paths
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -57,16 +57,22 @@ class RawSplits:
     """Rows of a dataset, already split, as returned by ``ftcore_load_dataset``.
 
     splits: ``{"train": [...], "validation": [...], "test": [...]}``; each row is a
-        dict with at least ``text`` and, for supervised heads, ``label``.
+        dict with at least ``text`` and, for supervised heads, ``label``. A split may
+        instead be a ``datasets.Dataset`` whose columns are those keys: core then keeps
+        it in Arrow (checks, subsets and encoding through ``Dataset.map``/``select``;
+        see :mod:`ftcore.data.arrow`) and never turns it into a list.
     origin: where each split came from (a file path or package resource) so
         that row errors can name it.
     row_numbers: optional per split, the 1-based source row of each row (for
-        error messages); defaults to the position in the split.
+        error messages; any integer sequence, e.g. a numpy array); defaults to the
+        position in the split.
+    num_proc: processes for ``Dataset.map`` over Arrow splits (ignored for lists).
     """
 
-    splits: dict[str, list[Row]]
+    splits: dict[str, Sequence[Row]]
     origin: dict[str, str] = field(default_factory=dict)
-    row_numbers: dict[str, list[int]] = field(default_factory=dict)
+    row_numbers: dict[str, Sequence[int]] = field(default_factory=dict)
+    num_proc: int = 1
 
 
 @dataclass

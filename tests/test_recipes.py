@@ -108,6 +108,20 @@ def test_broken_interpolation_and_yaml_are_errors(tmp_path, hooks, tiny_model_di
         loader.load_raw(bad, [])
 
 
+def test_extends_child_list_replaces_a_parent_mapping_and_back(tmp_path):
+    """A list where the base has a mapping (or the reverse) replaces it, like a scalar."""
+    (tmp_path / "_base.yaml").write_text(
+        "task: t\nsweep:\n  optim.lr: {log_uniform: [1.0e-5, 1.0e-3]}\n  seed: [1, 2]\n"
+        "data: {batch_size: 4}\n"
+    )
+    (tmp_path / "child.yaml").write_text(
+        "extends: _base\nsweep:\n  optim.lr: [1.0e-4, 2.0e-4]\n  seed: {int: [1, 3]}\n"
+    )
+    raw = OmegaConf.to_container(loader.load_raw(tmp_path / "child.yaml", []))
+    assert raw["sweep"] == {"optim.lr": [1e-4, 2e-4], "seed": {"int": [1, 3]}}
+    assert raw["data"] == {"batch_size": 4} and raw["task"] == "t"
+
+
 def test_circular_extends(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: b\n")
     (tmp_path / "b.yaml").write_text("extends: a\n")

@@ -202,5 +202,7 @@ def pretrained_fingerprint(run: Any) -> str | None:
     options = encode_options(run.recipe, run.hooks, run.info)
     h.update(json.dumps(options, sort_keys=True, default=str).encode())
     for split in sorted(run.data.rows):
-        h.update(cache_key("", run.data.rows[split], {"split": split}).encode())
+        rows = run.data.rows[split]
+        arrow = getattr(rows, "fingerprint", None)  # Arrow rows: their dataset's fingerprint
+        h.update((arrow or cache_key("", rows, {"split": split})).encode())
     return h.hexdigest()[:40]

@@ -101,8 +101,9 @@ class FtDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         train = self.features["train"]
+        lengths = getattr(train, "lengths", None)  # Arrow features count in Arrow
         sampler = EpochSampler(
-            [len(f["input_ids"]) for f in train],
+            lengths("input_ids") if lengths else [len(f["input_ids"]) for f in train],
             self.data.batch_size,
             self.seed,
             self.data.group_by_length,

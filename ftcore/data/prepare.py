@@ -22,6 +22,7 @@ class PreparedData:
     dropped: dict[str, int] = field(default_factory=dict)
     drop_reasons: list[str] = field(default_factory=list)
     text_key: str = "text"  # the row field the head reads the text from
+    num_proc: int = 1  # processes for Dataset.map over Arrow splits (RawSplits.num_proc)
 
 
 def text_problem(row: Row, key: str, max_chars: int | None = None) -> str | None:
@@ -60,7 +61,7 @@ def _conversation_problem(value: list, key: str, max_chars: int | None) -> str |
 
 def _where(raw: RawSplits, split: str, index: int) -> str:
     numbers = raw.row_numbers.get(split)
-    number = numbers[index] if numbers and index < len(numbers) else index + 1
+    number = numbers[index] if numbers is not None and index < len(numbers) else index + 1
     return f"{raw.origin.get(split, split + ' split')}: row {number}"
 
 
@@ -96,27 +97,94 @@ def _subset(rows: list[Row], limit: int | None, seed: int) -> list[Row]:
     return [rows[i] for i in keep]
 
 
+def _check_arrow_split(
+    raw: RawSplits, split: str, recipe: Any, head: Head[Any], options: Any, out: PreparedData
+) -> Any:
+    """:func:`_check_split` for a ``datasets.Dataset``: the same checks, normalisation,
+    messages and counts, run by ``Dataset.map``; the valid rows, still in Arrow."""
+    from ftcore.data import arrow
+    from ftcore.models import cache_dir
+
+    key, info, data = out.text_key, out.info, recipe.data
+    steps = [str(getattr(s, "value", s)) for s in data.normalize]
+    clean, max_chars = normalizer(steps), data.max_chars
+
+    def check(batch: dict[str, list]) -> dict[str, list]:
+        texts, found = [], []
+        for row in arrow.rows_of(batch):
+            problem = text_problem(row, key, max_chars)
+            if problem is None:
+                row[key] = normalized(row[key], clean)
+                problem = head.check_row(row=row, info=info, options=options)
+            texts.append(row.get(key))
+            found.append(problem)
+        return {arrow.PROBLEM: found, **({key: texts} if key in batch else {})}
+
+    dataset = raw.splits[split]
+    facts = [dataset._fingerprint, key, steps, max_chars, info.to_dict()]
+    facts.append(arrow.head_facts(recipe, head))
+    folder, name = cache_dir(recipe) / "arrow", arrow.fingerprint("check", *facts)
+    checked = arrow.mapped(dataset, check, name, folder, not data.cache_tokenized, raw.num_proc)
+    bad, messages = arrow.problems(checked)
+    if bad and data.on_invalid == "error":
+        raise UserError(
+            f"{_where(raw, split, bad[0])}: {messages[0]}; fix the row, or set "
+            f"data.on_invalid=drop to drop invalid rows"
+        )
+    if bad:
+        out.dropped[split] = out.dropped.get(split, 0) + len(bad)
+        room = max(0, 20 - len(out.drop_reasons))
+        out.drop_reasons += [f"{_where(raw, split, i)}: {m}" for i, m in zip(bad[:room], messages)]
+    return arrow.drop(checked, bad)
+
+
+def _checked_subset(
+    raw: RawSplits, split: str, recipe: Any, head: Head[Any], options: Any, out: PreparedData
+) -> Any:
+    """One split's valid rows, subset by ``data.limit_train``/``limit_eval`` (seeded)."""
+    limit = recipe.data.limit_train if split == "train" else recipe.data.limit_eval
+    if split_is_arrow(raw.splits[split]):
+        from ftcore.data.arrow import ArrowRows, subset
+
+        checked = _check_arrow_split(raw, split, recipe, head, options, out)
+        return ArrowRows(subset(checked, limit, recipe.seed))
+    rows = _check_split(raw, split, recipe, head, options, out)
+    return _subset(rows, limit, recipe.seed)
+
+
+def split_is_arrow(split: Any) -> bool:
+    """True for a ``datasets.Dataset`` (an Arrow split), checked without importing it."""
+    from ftcore.data.arrow import is_arrow
+
+    return is_arrow(split)
+
+
 def prepare(raw: RawSplits, recipe: Any, head: Head[Any], options: Any) -> PreparedData:
     """Learn the head's data info, check every row, drop or fail on invalid ones, apply
-    subsets (seeded)."""
+    subsets (seeded). Arrow splits (``datasets.Dataset``) stay Arrow: their rows are
+    :class:`ftcore.data.arrow.ArrowRows`."""
     absent = [s for s in SPLITS if s not in raw.splits]
     if absent:
         raise UserError(
             f"data.source: dataset '{recipe.data.source}' returned no "
             f"{', '.join(absent)} split; its plugin must return {', '.join(SPLITS)}"
         )
-    info = head.data_info(rows=raw.splits["train"], options=options)
+    train = raw.splits["train"]
+    if split_is_arrow(train):
+        from ftcore.data.arrow import ArrowRows
+
+        train = ArrowRows(train)
+    info = head.data_info(rows=train, options=options)
     out = PreparedData(rows={}, info=info, text_key=head.text_key(options=options))
     for split in SPLITS:
-        rows = _check_split(raw, split, recipe, head, options, out)
-        limit = recipe.data.limit_train if split == "train" else recipe.data.limit_eval
-        out.rows[split] = _subset(rows, limit, recipe.seed)
+        out.rows[split] = _checked_subset(raw, split, recipe, head, options, out)
         if not out.rows[split]:
             raise UserError(
                 f"{raw.origin.get(split, split)}: the {split} split is empty after "
                 f"dropping {out.dropped.get(split, 0)} invalid rows; check the data "
                 f"and data.options"
             )
+    out.num_proc = raw.num_proc
     return out
 
 

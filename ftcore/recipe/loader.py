@@ -170,9 +170,33 @@ def load_raw(
     for parent in dict.fromkeys(str(p) for p in parents):  # a name listed twice counts once
         parent_path = _parent_path(parent, path, plugin_dirs)
         base = load_raw(parent_path, plugin_dirs, (*_seen, path), loaded)
-        merged = OmegaConf.merge(merged, base)
-    loaded[path] = OmegaConf.merge(merged, cfg)
+        merged = OmegaConf.merge(_replaceable(merged, base), base)
+    loaded[path] = OmegaConf.merge(_replaceable(merged, cfg), cfg)
     return loaded[path]
+
+
+def _replaceable(base, child):
+    """``base`` without the keys where ``child`` holds the other kind of container (a list
+    where ``base`` has a mapping, or the reverse): there the child's value replaces the
+    base's, as a scalar does, instead of failing to merge."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if not isinstance(base, DictConfig) or not isinstance(child, DictConfig):
+        return base
+    base = OmegaConf.create(OmegaConf.to_container(base, resolve=False))
+    for key in child.keys():
+        if key not in base:
+            continue
+        mine, theirs = base._get_node(key), child._get_node(key)
+        if isinstance(mine, DictConfig) and isinstance(theirs, DictConfig):
+            base[key] = _replaceable(mine, theirs)
+        elif (
+            isinstance(mine, (DictConfig, ListConfig))
+            and isinstance(theirs, (DictConfig, ListConfig))
+            and type(mine) is not type(theirs)
+        ):
+            del base[key]
+    return base
 
 
 def _parent_path(ref: str, child: Path, plugin_dirs: list[str]) -> Path:

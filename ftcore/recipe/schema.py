@@ -200,6 +200,79 @@ class PluginsConfig:
     strict: bool = False
 
 
+class WandbMode(str, Enum):
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+@dataclass
+class TensorBoardLoggerConfig:
+    """TensorBoard event files and hparams.yaml in ``<run_dir>/tensorboard/``."""
+
+    # Write TensorBoard files to <run_dir>/tensorboard/ (on when the `loggers` section is
+    # absent or lists this logger).
+    enabled: bool = True
+
+
+@dataclass
+class CSVLoggerConfig:
+    """``<run_dir>/logs/metrics.csv`` (continued by --resume) and logs/hparams.yaml."""
+
+    # Write <run_dir>/logs/metrics.csv, which the report's training curves read (on when
+    # the `loggers` section is absent or lists this logger).
+    enabled: bool = True
+
+
+@dataclass
+class MLflowLoggerConfig:
+    """An MLflow run per ftcore run (needs the mlflow or mlflow-skinny package)."""
+
+    # Log to MLflow (on when the `loggers` section lists this logger).
+    enabled: bool = False
+    # A server (http://host:5000), a database (sqlite:///mlflow.db) or a local folder
+    # (file:mlruns or a plain path; relative to the current folder); null: the run
+    # directory's mlruns/ folder.
+    tracking_uri: Optional[str] = None
+    # MLflow experiment (made if missing); null: the recipe's name.
+    experiment_name: Optional[str] = None
+    # Name of the MLflow run; null: the run directory's name.
+    run_name: Optional[str] = None
+    # Extra tags on the MLflow run.
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WandbLoggerConfig:
+    """A Weights & Biases run per ftcore run (needs the wandb package)."""
+
+    # Log to Weights & Biases (on when the `loggers` section lists this logger).
+    enabled: bool = False
+    # offline: write to <run_dir>/wandb/ only (`wandb sync` uploads it); online: upload.
+    mode: WandbMode = WandbMode.offline
+    # W&B project; null: the recipe's name.
+    project: Optional[str] = None
+    # W&B team or user; null: your default entity.
+    entity: Optional[str] = None
+    # Name of the W&B run; null: the run directory's name.
+    name: Optional[str] = None
+    # Group the run with others (e.g. the trials of a sweep).
+    group: Optional[str] = None
+    # Tags on the W&B run.
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoggersConfig:
+    """Where metrics and the recipe (as hyperparameters) are logged. Absent: csv and
+    tensorboard. Given: only the loggers it lists; `enabled: false` or null turns one off."""
+
+    tensorboard: TensorBoardLoggerConfig = field(default_factory=TensorBoardLoggerConfig)
+    csv: CSVLoggerConfig = field(default_factory=CSVLoggerConfig)
+    mlflow: MLflowLoggerConfig = field(default_factory=MLflowLoggerConfig)
+    wandb: WandbLoggerConfig = field(default_factory=WandbLoggerConfig)
+
+
 @dataclass
 class RecipeConfig:
     """A whole recipe."""
@@ -226,6 +299,11 @@ class RecipeConfig:
     # Evaluation options (baselines, confidence intervals, report), validated against the
     # schema of the installed evaluation plugin.
     evaluation: Any = None
+    # Search space of `ftcore sweep` (dotted recipe key -> choices or range), checked by
+    # the sweep plugin; `ftcore run` ignores it and runs the recipe's own values.
+    sweep: Any = None
+    # Loggers by name (tensorboard, csv, mlflow, wandb); see LoggersConfig.
+    loggers: LoggersConfig = field(default_factory=LoggersConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
     # Written by `ftcore run` into recipe.yaml (package versions); ignored when read.

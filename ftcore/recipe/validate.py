@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
+from ftcore import loggers
 from ftcore.errors import RecipeError, did_you_mean
 from ftcore.recipe import aliases, ranges
 from ftcore.recipe.lightning_values import check_trainer
@@ -305,6 +306,7 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
     data_section = core.get("data")
     options = data_section.pop("options", None) if isinstance(data_section, dict) else None
     cfg = check_section(RecipeConfig, core, "", problems)
+    loggers.apply_listing(cfg.loggers, core.get("loggers"))
     problems.extend(_new(missing(cfg, ""), problems))
     cfg.head = OmegaConf.create({})
     if _ok("task", problems):
@@ -332,6 +334,7 @@ def validate(raw: Any, hooks: Any, source: str, default_name: str, training: boo
     if problems:
         raise RecipeError(problems, source)
     _ranges(cfg, problems)
+    problems.extend(loggers.missing_packages(cfg.loggers))
     problems.extend(_strategy_combinations(hooks, cfg))
     problems.extend(hooks.check_recipe(recipe=cfg))
     problems.extend(head_problems(hooks, cfg))

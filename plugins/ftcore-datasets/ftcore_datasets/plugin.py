@@ -13,7 +13,7 @@ from typing import Any
 import ftcore
 from ftcore.types import Component, RawSplits
 from ftcore_datasets.common import read_options
-from ftcore_datasets.schema import FileOptions, PackagedOptions, VaderOptions
+from ftcore_datasets.schema import FileOptions, HfOptions, PackagedOptions, VaderOptions
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,18 @@ DATASETS: dict[str, Dataset] = {
             "Your own Parquet file(s) with a text column and a label column.",
             {"licence": "your data", "rows": "yours", "source": "local Parquet file(s)"},
             "parquet",
+        ),
+        Dataset(
+            "hf",
+            HfOptions,
+            "Data read by the Hugging Face datasets library: a save_to_disk folder, local "
+            "csv/json/parquet files or a Hub dataset id; the rows stay in Arrow.",
+            {
+                "licence": "your data (or the Hub dataset's)",
+                "rows": "yours",
+                "source": "datasets.load_from_disk / datasets.load_dataset",
+            },
+            "ftcore_datasets.hf:load_hf",
         ),
     )
 }

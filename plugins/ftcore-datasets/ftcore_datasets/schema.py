@@ -10,7 +10,7 @@ comment above each field are turned into the documentation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 
 @dataclass
@@ -73,3 +73,44 @@ class FileOptions:
     encoding: str = "utf-8"
     # CSV field separator (e.g. "," or ";" or "\t").
     delimiter: str = ","
+
+
+@dataclass
+class HfOptions:
+    """Options of the ``hf`` dataset: data read by the Hugging Face ``datasets`` library.
+
+    Give exactly one of ``path`` (a folder written by ``Dataset.save_to_disk`` or
+    ``DatasetDict.save_to_disk``), ``data_files`` with ``format`` (local files read by
+    ``load_dataset(format, data_files=...)``) or ``name`` (a dataset on the Hugging Face
+    Hub, with ``config`` and ``revision``; offline only if it is in the local cache).
+    Splits named train, validation and test are used as given; a missing validation or
+    test split is carved from train by its ratio (seeded, stratified by label, as for
+    ``csv``). The rows stay in Arrow: core checks and encodes them with ``Dataset.map``.
+    """
+
+    # A folder written by save_to_disk (a DatasetDict with splits, or one Dataset).
+    path: Optional[str] = None
+    # File format of data_files: csv, json (also JSON Lines) or parquet.
+    format: Optional[str] = None
+    # One file (split by the ratios) or a mapping {train: ..., validation: ..., test: ...}.
+    data_files: Optional[Any] = None
+    # A dataset id on the Hugging Face Hub (e.g. stanfordnlp/imdb).
+    name: Optional[str] = None
+    # The Hub dataset's configuration (subset), if it has several.
+    config: Optional[str] = None
+    # The Hub dataset's revision: a branch, tag or commit hash (pin it for reproducibility).
+    revision: Optional[str] = None
+    # Column holding the text.
+    text_column: str = "text"
+    # Column holding the second text of a pair (row key text_pair), for heads that read pairs.
+    text_pair_column: Optional[str] = None
+    # Column holding the label or target (class names replace ClassLabel ids); null for none.
+    label_column: Optional[str] = "label"
+    # Fraction held out for validation when there is no validation split.
+    val_ratio: float = 0.1
+    # Fraction held out for the test when there is no test split.
+    test_ratio: float = 0.1
+    # Processes for Dataset.map when core checks and encodes the rows.
+    num_proc: int = 1
+    # The datasets library's download/load cache; default: its own (HF_DATASETS_CACHE).
+    cache_dir: Optional[str] = None

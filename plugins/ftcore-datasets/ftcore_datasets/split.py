@@ -77,10 +77,29 @@ def stratified_split(
         row_numbers = range(1, n + 1)
     elif len(row_numbers) != n:
         raise ValueError(f"{len(row_numbers)} row numbers for {n} rows")
+    chosen = split_indices(n, _strata_key(rows, key), val_ratio, test_ratio, seed)
+    return Split(
+        splits={name: [rows[i] for i in chosen[name]] for name in SPLITS},
+        row_numbers={name: [row_numbers[i] for i in chosen[name]] for name in SPLITS},
+    )
+
+
+def stratum_labels(values: Sequence[Any]) -> list[Any] | None:
+    """``values`` if all are hashable scalars (str, int, bool, None), else None: the
+    labels :func:`split_indices` stratifies by (a label column, as ``_strata_key``)."""
+    for value in values:
+        if not (value is None or isinstance(value, (str, int, bool))):
+            return None
+    return list(values)
+
+
+def split_indices(
+    n: int, labels: Sequence[Any] | None, val_ratio: float, test_ratio: float, seed: int
+) -> dict[str, list[int]]:
+    """The sorted row indices of each split of ``n`` rows; what :func:`stratified_split`
+    selects (stratified by ``labels`` unless None: then a plain seeded shuffle)."""
     n_val, n_test = split_sizes(n, val_ratio, test_ratio)
     rng = random.Random(seed)
-
-    labels = _strata_key(rows, key)
     groups: dict[Any, list[int]] = {}
     if labels is None:
         groups[None] = list(range(n))
@@ -98,15 +117,11 @@ def stratified_split(
     ordered.sort()
     order = [index for _, _, index in ordered]
 
-    chosen = {
+    return {
         "test": sorted(order[:n_test]),
         "validation": sorted(order[n_test : n_test + n_val]),
         "train": sorted(order[n_test + n_val :]),
     }
-    return Split(
-        splits={name: [rows[i] for i in chosen[name]] for name in SPLITS},
-        row_numbers={name: [row_numbers[i] for i in chosen[name]] for name in SPLITS},
-    )
 
 
 def contiguous_split(

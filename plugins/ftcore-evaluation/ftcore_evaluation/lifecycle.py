@@ -3,8 +3,9 @@
 ``ftcore_run_start`` evaluates the head's baselines and the pretrained model's forgetting
 score and saves them in ``<run_dir>/evaluation/start.json`` (so nothing lives only in
 memory). ``ftcore_run_end`` scores the test predictions with intervals, compares them
-with the baselines, measures forgetting again, analyses the errors, and writes
-``evaluation.json``, ``report.md`` and ``report.html``.
+with the baselines, measures forgetting again, analyses the errors, and writes the
+exported model's card ``model/README.md``, ``evaluation.json``, ``report.md`` and
+``report.html`` (with evaluation off, only the card, without intervals).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from ftcore.api import atomic_write_json
 from ftcore_evaluation import evaluate, scoring
 from ftcore_evaluation.evaluate import attempt, preserved_rng
+from ftcore_evaluation.loggers import log_intervals
 from ftcore_evaluation.schema import options
 
 START_FILE = Path("evaluation") / "start.json"
@@ -131,20 +133,37 @@ def after_test(run: Any, summary: dict[str, Any]) -> tuple[dict[str, Any], list]
 
 def on_run_end(run: Any, summary: dict[str, Any]) -> None:
     cfg = options(run.recipe)
-    if not cfg.enabled or not _rank_zero(run):
+    if not _rank_zero(run):
+        return
+    if not cfg.enabled:  # the export still gets its card, with point metrics only
+        write_card(run, summary, None, [])
         return
     with preserved_rng():
         result, errors = after_test(run, summary)
         result["resources"] = resources()
+        card = write_card(run, summary, result, result["notes"])
         if cfg.report:
             from ftcore_evaluation import runreport
 
             attempt(
                 "report",
                 result["notes"],
-                lambda: runreport.write_run_report(run, summary, result, errors),
+                lambda: runreport.write_run_report(run, summary, result, errors, card),
             )
+        attempt("loggers", result["notes"], lambda: log_intervals(run, result))
         atomic_write_json(run.run_dir / "evaluation.json", result)
+
+
+def write_card(
+    run: Any, summary: dict[str, Any], result: dict[str, Any] | None, notes: list[str]
+) -> str | None:
+    """``model/README.md`` (see :mod:`ftcore_evaluation.modelcard`); its text, or None with
+    a note when it could not be written (the run goes on)."""
+    if not (run.run_dir / "model").is_dir():
+        return None
+    from ftcore_evaluation import modelcard
+
+    return attempt("model card", notes, lambda: modelcard.write_card(run, summary, result))
 
 
 def resources() -> dict[str, Any]:

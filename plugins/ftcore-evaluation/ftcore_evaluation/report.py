@@ -73,7 +73,7 @@ def to_html(title: str, text: str, images: dict[str, bytes]) -> str:
     """Self-contained HTML of the Markdown report, images embedded."""
     import markdown as md
 
-    body = md.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    body = md.markdown(text, extensions=["tables", "fenced_code", "sane_lists", "md_in_html"])
 
     def embed(match: re.Match) -> str:
         data = images.get(html.unescape(match.group(1)))

@@ -136,7 +136,9 @@ def verdict_markdown(result: dict[str, Any]) -> str:
     return "\n\n".join(lines) or "No baseline was evaluated, so there is no verdict."
 
 
-def sections(run: Any, summary: dict[str, Any], result: dict[str, Any], errors: list) -> list:
+def sections(
+    run: Any, summary: dict[str, Any], result: dict[str, Any], errors: list, card: str | None = None
+) -> list:
     facts = datasummary.summary(run.data, run.tokenizer, run.recipe.data.max_length)
     found = [
         ReportSection("Verdict", verdict_markdown(result)),
@@ -159,6 +161,10 @@ def sections(run: Any, summary: dict[str, Any], result: dict[str, Any], errors: 
         found.append(ReportSection("Forgetting", forgetting_markdown(result["forgetting"])))
     found.append(ReportSection("Time, throughput and memory", cost_markdown(run, summary, result)))
     found += run.hooks.report_sections(run=run, summary=summary)
+    if card:
+        from ftcore_evaluation import modelcard
+
+        found.append(ReportSection("Model card", modelcard.report_markdown(card)))
     if result.get("notes"):
         found.append(
             ReportSection(
@@ -169,8 +175,9 @@ def sections(run: Any, summary: dict[str, Any], result: dict[str, Any], errors: 
 
 
 def write_run_report(
-    run: Any, summary: dict[str, Any], result: dict[str, Any], errors: list
+    run: Any, summary: dict[str, Any], result: dict[str, Any], errors: list, card: str | None = None
 ) -> None:
+    """report.md and report.html; ``card``: model/README.md's text, shown in a section."""
     recipe = run.recipe
     intro = (
         f"Task {code(recipe.task)}, model {code(recipe.model.name)}, data "
@@ -182,5 +189,8 @@ def write_run_report(
 
         intro = f"**Warning: {REMOTE_CODE_WARNING}.**\n\n{intro}"
     report.write(
-        run.run_dir, f"Run report: {recipe.name}", intro, sections(run, summary, result, errors)
+        run.run_dir,
+        f"Run report: {recipe.name}",
+        intro,
+        sections(run, summary, result, errors, card),
     )

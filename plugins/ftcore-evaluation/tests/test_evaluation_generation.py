@@ -16,6 +16,7 @@ from ftcore_devkit.testing import (
     splits_of,
 )
 from ftcore_evaluation import plugin as evaluation_plugin
+from test_model_card import check_card, snippet_prediction
 
 generation = pytest.importorskip("ftcore_generation.evaluation")
 
@@ -52,3 +53,20 @@ def test_generation_run_with_evaluation(tmp_path, tiny_causal_lm_dir):
     page = (result.run_dir / "report.html").read_text()
     assert "<h2>Sample generations</h2>" in page and "<h2>Worst-loss examples</h2>" in page
     assert (result.run_dir / "worst_loss.jsonl").is_file()
+    card = check_card(result.run_dir, "generation", "text-generation")
+    assert 'pipeline("text-generation", model="path/to/model")' in card.text
+    assert snippet_prediction(result.run_dir).startswith("your prompt")
+
+
+def test_gguf_export_reads_past_the_card(tmp_path, tiny_causal_lm_dir):
+    """model/README.md does not disturb ``ftcore export --format gguf``."""
+    gguf = pytest.importorskip("ftcore_export.gguf_file")
+    recipe = base_recipe(tiny_causal_lm_dir, task="generation")
+    recipe["data"]["max_length"] = 64
+    hooks = build_hooks([MemoryDataset(splits_of(make_generation_rows)), evaluation_plugin])
+    run_dir = execute_recipe(recipe, tmp_path / "run", hooks=hooks).run_dir
+    assert (run_dir / "model" / "README.md").is_file()  # evaluation off: a card all the same
+    facts = gguf.export_gguf(
+        run_dir / "model", tmp_path / "m.gguf", dtype="f32", name="t", task="generation"
+    )
+    assert facts["tensors"] > 0 and (tmp_path / "m.gguf").stat().st_size > 0

@@ -14,8 +14,10 @@ from ftcore_devkit.testing import (
     make_regression_rows,
 )
 from ftcore_evaluation import plugin as evaluation_plugin
+from test_model_card import check_card, snippet_prediction
 
 from conftest import reference
+from ftcore.api import Predictor
 
 regression = pytest.importorskip("ftcore_regression.evaluation")
 
@@ -88,6 +90,10 @@ def test_regression_run_with_evaluation(tmp_path, tiny_model_dir):
     assert "reference linear-probe accuracy" in found["forgetting"]
     page = (result.run_dir / "report.html").read_text()
     assert "<h2>Worst residuals</h2>" in page and (result.run_dir / "residuals.jsonl").is_file()
+    card = check_card(result.run_dir, "regression", "text-classification")
+    assert "| pearson | " in card.text and "Strongest baseline" in card.text
+    [expected] = Predictor(result.run_dir, hooks).predict([{"text": "your text"}])
+    assert snippet_prediction(result.run_dir) == pytest.approx([expected["value"]], abs=1e-5)
 
 
 def test_assess_regression_projects_from_an_out_of_fold_ridge_probe(tmp_path, tiny_model_dir):

@@ -87,3 +87,37 @@ def test_report_renders_with_images_and_no_console_errors(evaluated_run, tmp_pat
     assert images >= 5
     assert f'data-images="{images}/{images}"' in dom.stdout
     assert "Run report" in dom.stdout and "Baseline vs fine-tuned" in dom.stdout
+
+
+# Counts what of the (opened) model card section has a size on screen.
+CARD_PROBE = (
+    "<script>window.addEventListener('load', function () {"
+    "var card = document.querySelector('details');"
+    "function shown(tag) { return Array.from(card.querySelectorAll(tag))"
+    ".filter(function (e) { return e.offsetHeight > 0; }).length; }"
+    "document.body.setAttribute('data-card',"
+    "shown('h3') + '/' + shown('h4') + '/' + shown('table') + '/' + shown('pre'));});</script>"
+)
+
+
+def test_model_card_section_renders(evaluated_run, tmp_path):
+    """The report's "Model card" section shows model/README.md: metadata, then the text."""
+    html = (evaluated_run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert html.count("<details>") == 2  # the card, and the full recipe inside it
+    opened = tmp_path / "card.html"
+    opened.write_text(html.replace("<details>", "<details open>"), encoding="utf-8")
+    _, messages = screenshot(opened, tmp_path, "card")
+    assert messages == []
+    probe = tmp_path / "card-probe.html"
+    probe.write_text(
+        html.replace("<details>", "<details open>").replace("</body>", CARD_PROBE + "</body>"),
+        encoding="utf-8",
+    )
+    dom = chromium(
+        tmp_path / "profile-card", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()
+    ).stdout
+    # the card's title, its 8 parts, its tables (data, recipe, metrics, forgetting) and its
+    # code blocks (metadata, recipe, the two usage examples) all take room on the page
+    assert 'data-card="1/8/4/4"' in dom
+    assert "<h2>Model card</h2>" in dom and "model-index:" in dom
+    assert "<h4>Baseline verdict</h4>" in dom and "Strongest baseline" in dom

@@ -1,0 +1,1 @@
+"""ftcore-serve: ``ftcore serve RUN_DIR``, a finished run behind LitServe."""

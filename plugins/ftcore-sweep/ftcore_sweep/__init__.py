@@ -1,0 +1,1 @@
+"""ftcore-sweep: ``ftcore sweep RECIPE``, a hyperparameter search over a recipe's keys."""
