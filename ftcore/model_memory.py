@@ -41,17 +41,21 @@ def enable_checkpointing(model: Any) -> None:
 MMAP_THRESHOLD = 1 << 20  # bytes
 
 
-def return_freed_memory() -> bool:
-    """On glibc, serve allocations of 1 MiB and more with their own mappings (``mallopt``).
+def return_freed_memory(recipe: Any = None) -> bool:
+    """On glibc, serve allocations of 1 MiB and more with their own mappings (``mallopt``),
+    for a recipe that puts memory before speed (``model.gradient_checkpointing``).
 
     glibc raises its mmap threshold each time a large block is freed, so later large
     tensors come from the heap, which it rarely gives back: the process keeps the
     high-water mark of every step's transient tensors. A fixed threshold returns them to
-    the system when freed. Measured on SmolLM2-135M, 8 x 384 tokens with activation
-    checkpointing and the chunked loss: peak RSS 4.27 GB -> 2.91 GB over two steps
-    (docs/performance.md). A ``MALLOC_MMAP_THRESHOLD_`` in the environment wins;
-    ``FTCORE_MALLOC=glibc`` keeps glibc's own behaviour. Returns whether the setting was
-    applied.
+    the system when freed, at a cost in time (every large tensor is a fresh mapping).
+    Measured (docs/performance.md): SmolLM2-135M, 8 x 384 tokens with activation
+    checkpointing and the chunked loss, peak RSS 4.27 GB -> 2.91 GB over two steps;
+    ``sentiment-intensity-amazon`` (MiniLM), peak RSS 2.32 GB -> 1.60 GB but training 15%
+    slower. Hence the default: on with ``model.gradient_checkpointing``, off otherwise.
+    ``FTCORE_MALLOC=mmap`` turns it on for every recipe, ``FTCORE_MALLOC=glibc`` off; a
+    ``MALLOC_MMAP_THRESHOLD_`` in the environment wins over both. Returns whether the
+    setting was applied.
     """
     import ctypes
     import os
@@ -59,7 +63,9 @@ def return_freed_memory() -> bool:
 
     if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    if os.environ.get("FTCORE_MALLOC", "").lower() == "glibc":
+    choice = os.environ.get("FTCORE_MALLOC", "").lower()
+    wanted = bool(recipe is not None and recipe.model.gradient_checkpointing)
+    if choice == "glibc" or (choice != "mmap" and not wanted):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -615,7 +615,7 @@ def _execute(
     from ftcore.model_memory import return_freed_memory
 
     started = time.perf_counter()
-    return_freed_memory()
+    return_freed_memory(recipe)
     if recipe.trainer.num_threads:
         torch.set_num_threads(recipe.trainer.num_threads)
     L.seed_everything(recipe.seed, workers=True, verbose=False)

@@ -272,11 +272,15 @@ def tiny_llama_config(**overrides: Any) -> Any:
     return LlamaConfig(**{**sizes, **overrides})
 
 
-def save_tiny_causal_lm(folder: Path, seed: int = 0, chat_template: bool = True) -> Path:
+def save_tiny_causal_lm(
+    folder: Path, seed: int = 0, chat_template: bool = True, **config: Any
+) -> Path:
     """Write a randomly initialised 2-layer, 32-hidden Llama causal LM plus its tokenizer.
 
     Needs no model package (the tokenizer is trained in memory by :func:`tiny_bpe_tokenizer`)
     and no generation plugin; loads with ``AutoModelForCausalLM.from_pretrained(folder)``.
+    ``config``: ``LlamaConfig`` values to change (``initializer_range=0.2`` makes greedy
+    answers vary instead of repeating one token).
     """
     import torch
     from transformers import LlamaForCausalLM
@@ -286,10 +290,10 @@ def save_tiny_causal_lm(folder: Path, seed: int = 0, chat_template: bool = True)
     config = tiny_llama_config(
         vocab_size=len(tokenizer),
         max_position_embeddings=256,
-        tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        **{"tie_word_embeddings": True, **config},
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

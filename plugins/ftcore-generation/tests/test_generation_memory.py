@@ -92,15 +92,22 @@ def test_bfloat16_weights(tmp_path, tiny_llama_dir):
     assert result.summary["test"]["test/loss"] > 0
 
 
-def test_allocator_setting_applies_on_glibc_and_yields_to_the_environment(monkeypatch):
+def test_allocator_setting_follows_checkpointing_and_yields_to_the_environment(monkeypatch):
     import platform
 
+    from omegaconf import OmegaConf
+
+    checkpointed = OmegaConf.create({"model": {"gradient_checkpointing": True}})
+    plain = OmegaConf.create({"model": {"gradient_checkpointing": False}})
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
     monkeypatch.delenv("FTCORE_MALLOC", raising=False)
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert return_freed_memory() is glibc
+    assert return_freed_memory(checkpointed) is glibc
+    assert return_freed_memory(plain) is False
+    monkeypatch.setenv("FTCORE_MALLOC", "mmap")
+    assert return_freed_memory(plain) is glibc
     monkeypatch.setenv("FTCORE_MALLOC", "glibc")
-    assert return_freed_memory() is False
+    assert return_freed_memory(checkpointed) is False
     monkeypatch.delenv("FTCORE_MALLOC")
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
-    assert return_freed_memory() is False
+    assert return_freed_memory(checkpointed) is False

@@ -24,9 +24,8 @@ from ftcore_devkit.testing import (
     make_generation_rows,
     make_regression_rows,
     save_tiny_bert,
+    save_tiny_causal_lm,
     splits_of,
-    tiny_bpe_tokenizer,
-    tiny_llama_config,
     tiny_splits,
 )
 
@@ -56,22 +55,7 @@ def finished_run(out: Path, task: str) -> Path:
 def save_varied_llama(folder: Path) -> Path:
     """A tiny random Llama whose greedy answers vary (at the usual initializer_range of
     0.02 it repeats one token), with the devkit's ChatML tokenizer."""
-    import torch
-    from transformers import LlamaForCausalLM
-
-    tokenizer = tiny_bpe_tokenizer()
-    torch.manual_seed(0)
-    config = tiny_llama_config(
-        vocab_size=len(tokenizer),
-        max_position_embeddings=256,
-        initializer_range=0.2,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_causal_lm(folder, initializer_range=0.2, tie_word_embeddings=False)
 
 
 def free_port() -> int:
