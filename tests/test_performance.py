@@ -262,3 +262,24 @@ def test_bench_synthetic_csv_writes_the_documented_shape(tmp_path):
     assert len(rows) == 50 and all(r["label"].startswith("class_") for r in rows)
     assert len({r["text"] for r in rows}) == 50
     assert "python -m bench.synthetic_csv" in (ROOT / "docs" / "assess.md").read_text()
+
+
+@pytest.mark.parametrize("source", ["csv", "hf"])
+def test_bench_hf_source_reads_the_csv_through_each_source(tmp_path, source, capsys):
+    """The two sides of ``python -m bench.hf_source``: each is the benchmark's recipe with
+    only the data source replaced, and the recipe validates with it."""
+    from bench import hf_source, synthetic_csv
+
+    from ftcore.cli import main
+
+    data = tmp_path / "s.csv"
+    synthetic_csv.write_csv(data, 40, 4)
+    args = hf_source.overrides(source, data, 2)
+    assert main(["validate", hf_source.RECIPE, *args]) == 0, capsys.readouterr().err
+    assert f"data.source={source}" in args
+    assert "python -m bench.hf_source --rows 1000000" in (
+        ROOT / "docs" / "performance.md"
+    ).read_text()
+    assert hf_source.table(
+        {"rows": 40, "csv_mb": 0.0, "recipe": "r", "csv": {}, "hf": {}}
+    ).startswith("40 rows")
