@@ -269,7 +269,6 @@ def test_bench_hf_source_reads_the_csv_through_each_source(tmp_path, source, cap
     """The two sides of ``python -m bench.hf_source``: each is the benchmark's recipe with
     only the data source replaced, and the recipe validates with it."""
     from bench import hf_source, synthetic_csv
-
     from ftcore.cli import main
 
     data = tmp_path / "s.csv"
@@ -277,9 +276,9 @@ def test_bench_hf_source_reads_the_csv_through_each_source(tmp_path, source, cap
     args = hf_source.overrides(source, data, 2)
     assert main(["validate", hf_source.RECIPE, *args]) == 0, capsys.readouterr().err
     assert f"data.source={source}" in args
-    assert "python -m bench.hf_source --rows 1000000" in (
-        ROOT / "docs" / "performance.md"
-    ).read_text()
+    assert (
+        "python -m bench.hf_source --rows 1000000" in (ROOT / "docs" / "performance.md").read_text()
+    )
     assert hf_source.table(
         {"rows": 40, "csv_mb": 0.0, "recipe": "r", "csv": {}, "hf": {}}
     ).startswith("40 rows")

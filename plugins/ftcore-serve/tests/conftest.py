@@ -29,8 +29,6 @@ from ftcore_devkit.testing import (
     tiny_splits,
 )
 
-pytest_plugins = ["ftcore_devkit.testing"]
-
 FTCORE = str(Path(sys.executable).with_name("ftcore"))  # the installed command
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
