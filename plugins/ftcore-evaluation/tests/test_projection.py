@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ftcore_evaluation import projection, stats
-from ftcore_evaluation.projection import Reference
+from ftcore_evaluation.projection import Reference, ShortRun
 from ftcore_evaluation.scoring import Bootstrap
 
 REFS = (
@@ -87,3 +87,80 @@ def test_shipped_references_are_measured_pairs_on_distinct_data():
     for r in refs:
         assert r.metric in projection.PROBES and 0 < r.probe < 1 and 0 < r.finetuned < 1
         assert (Path(__file__).parents[3] / "recipes" / f"{r.recipe}.yaml").is_file()
+
+
+# --- the probe and a short run on the data ------------------------------------------------
+
+SHORT_REFS = (
+    # short run left 0.8 of the holdout probe's gap on 1/4 of the rows; full run: 0.6 of it
+    Reference("a", "data_a", "accuracy", 0.80, 0.88, ShortRun(0.84, 0.80, 250, 1000)),
+    # short run left 0.5 of it on 1/8 of the rows; full run: 0.4 of it
+    Reference("b", "data_b", "accuracy", 0.70, 0.88, ShortRun(0.85, 0.70, 125, 1000)),
+    Reference("c", "data_c", "pearson", 0.70, 0.80),  # no short run: probe-only calibration
+)
+
+
+def test_exponent_solves_the_formula_for_each_reference():
+    a, b, c = SHORT_REFS
+    assert a.exponent == pytest.approx(math.log(0.8 / 0.6) / math.log(4))
+    assert b.exponent == pytest.approx(math.log(0.5 / 0.4) / math.log(8))
+    assert c.exponent is None
+
+
+def test_short_run_projection_scales_the_probe_gap_by_the_short_run_and_the_power_law():
+    boot = Bootstrap(400, 0.95, 0)
+    probe, draws = probe_scores("accuracy", 0.6)
+    short = {"score": 0.75, "holdout_probe": 0.6, "rows": 500}
+    found = projection.with_short_run(probe, draws, short, "new", 4000, boot, SHORT_REFS)
+    e = np.mean([SHORT_REFS[0].exponent, SHORT_REFS[1].exponent])
+    factor = (0.25 / 0.4) * (500 / 4000) ** e
+    assert found["method"] == projection.WITH_SHORT_RUN
+    assert found["exponent"] == pytest.approx(e, abs=1e-4)
+    assert found["full"]["value"] == pytest.approx(1 - factor * 0.4)
+    assert found["references"] == ["a", "b"]  # only references with a short run
+    # the probe alone is still reported, from all three references
+    alone = projection.calibrated(probe, draws, "new", 4000, boot, SHORT_REFS)
+    assert found["probe_only"]["value"] == alone["full"]["value"]
+    # no draws for the short run: a point without an interval
+    assert found["full"]["low"] is None and not found["draws"]
+
+
+def test_short_run_interval_covers_the_point_and_uses_the_paired_draws():
+    boot = Bootstrap(400, 0.95, 0)
+    probe, draws = probe_scores("accuracy", 0.6)
+    rng = np.random.default_rng(1)
+    short = {
+        "score": 0.75,
+        "holdout_probe": 0.6,
+        "rows": 500,
+        "score_draws": 0.75 + rng.normal(0, 0.02, 400),
+        "holdout_probe_draws": 0.6 + rng.normal(0, 0.02, 400),
+    }
+    full = projection.with_short_run(probe, draws, short, "new", 4000, boot, SHORT_REFS)["full"]
+    assert full["low"] < full["value"] < full["high"]
+
+
+def test_without_a_short_run_or_references_the_probe_alone_is_used():
+    boot = Bootstrap(200, 0.95, 0)
+    probe, draws = probe_scores("accuracy", 0.6)
+    alone = projection.calibrated(probe, draws, "new", 4000, boot, SHORT_REFS)
+    found = projection.with_short_run(probe, draws, {}, "new", 4000, boot, SHORT_REFS)
+    assert found["method"] == projection.PROBE_ONLY and found["full"] == alone["full"]
+    short = {"score": 0.75, "holdout_probe": 0.6, "rows": 500}
+    # leaving data_a out leaves one reference with a short run: no exponent to calibrate
+    found = projection.with_short_run(probe, draws, short, "data_a", 4000, boot, SHORT_REFS)
+    assert found["method"] == projection.PROBE_ONLY
+    # a perfect holdout probe leaves no gap to scale
+    perfect = {**short, "holdout_probe": 1.0}
+    found = projection.with_short_run(probe, draws, perfect, "new", 4000, boot, SHORT_REFS)
+    assert found["method"] == projection.PROBE_ONLY
+    # too few holdout rows to compare the short run with the probe
+    tiny = {**short, "holdout_rows": projection.MIN_SHORT_RUN_HOLDOUT - 1}
+    found = projection.with_short_run(probe, draws, tiny, "new", 4000, boot, SHORT_REFS)
+    assert found["method"] == projection.PROBE_ONLY
+
+
+def test_shipped_references_have_short_runs_from_the_same_assessment():
+    for r in projection.REFERENCES:
+        assert r.short is not None and 0 < r.short.rows < r.short.train_rows
+        assert 0 < r.exponent < 1  # more data never hurts, and less than proportionally

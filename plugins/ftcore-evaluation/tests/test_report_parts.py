@@ -116,3 +116,38 @@ def test_learning_curve_points_on_the_trivial_plateau_are_left_out_of_the_fit():
         p.metrics = {"mse": {"value": v}}
     kept, skipped = advice.learning_points(model, "mse", higher=False)
     assert [p.rows for p in kept] == [320] and skipped == [160]
+
+
+def test_projection_uses_the_largest_short_run_that_learned():
+    import numpy as np
+    from ftcore_evaluation import advice, assess, projection, scoring
+    from ftcore_evaluation.scoring import Bootstrap
+    from ftcore_evaluation.stats import Interval
+
+    def point(rows: int, accuracy: float) -> assess.Point:
+        return assess.Point(rows, 10, 1.0, 0.1, 1.0, {"accuracy": {"value": accuracy}})
+
+    baselines = scoring.Scored(
+        intervals={
+            "linear probe": {"accuracy": Interval(0.79)},
+            "majority class": {"accuracy": Interval(0.568)},
+        },
+        draws={"linear probe": {}, "majority class": {}},
+    )
+    model = assess.Model("m", None, {}, {"train": 10_000}, 600, baselines, 1.0, source="x")
+    model.curve = [point(160, 0.568), point(640, 0.77), point(1280, 0.845)]
+    short = advice.short_run(model, "accuracy")
+    assert (short["rows"], short["score"], short["holdout_probe"]) == (1280, 0.845, 0.79)
+    assert short["holdout_rows"] == 600
+    probe = {"metric": "accuracy", "rows": 1800, "value": 0.71, "low": 0.69, "high": 0.73}
+    model.quality = {"probe": probe}
+    found = advice.projected(model, Bootstrap(0, 0.95, 0))
+    assert found["method"] == projection.WITH_SHORT_RUN and found["short"]["rows"] == 1280
+    assert "short fine-tune of the learning curve (1280 rows)" in advice.projection_markdown(
+        found, "accuracy"
+    )
+    # Every point still on the majority plateau: the probe alone.
+    model.curve = [point(160, 0.568)]
+    assert advice.short_run(model, "accuracy") == {}
+    found = advice.projected(model, Bootstrap(0, 0.95, 0))
+    assert found["method"] == projection.PROBE_ONLY and np.isfinite(found["full"]["value"])
