@@ -15,7 +15,11 @@ adds overrides for that recipe only (for example ``head.standardize=false``, whi
 regression head on a model without a bias in its output layer needs). Folders that already hold
 a finished assessment or run are reused (delete them to measure again); with
 ``--assess-only`` no full run is started (rows without a run folder show no real
-score). The table is written to ``DIR/projection.md`` and ``DIR/projection.json``.
+score, unless the recipe is one of the references in
+``ftcore_evaluation.projection.REFERENCES`` run without overrides: then the full run's test
+score recorded there is used, and the row says so). The table is written to
+``DIR/projection.md`` and ``DIR/projection.json``; it also shows what the probe alone
+would have projected (the projection's ``probe_only``).
 """
 
 from __future__ import annotations
@@ -79,10 +83,20 @@ def assess(given: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]
     return result
 
 
+def recorded(recipe: str) -> dict[str, Any]:
+    """The full run's test score recorded for a reference recipe (``{"test": {}}`` if none)."""
+    from ftcore_evaluation.projection import REFERENCES
+
+    for ref in REFERENCES:
+        if ref.recipe == recipe:
+            return {"test": {f"test/{ref.metric}": ref.finetuned}, "recorded": True}
+    return {"test": {}}
+
+
 def full_run(recipe: str, folder: Path, overrides: list[str], run: bool) -> dict[str, Any]:
     if not (folder / "metrics.json").is_file():
         if not run:
-            return {"test": {}}
+            return {"test": {}} if overrides else recorded(recipe)
         ftcore("run", recipe, *overrides, "--out", str(folder), "--force", "-q")
     return json.loads((folder / "metrics.json").read_text())
 
@@ -105,14 +119,21 @@ def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, bu
     full = projected.get("full") or {}
     value = full.get("value")
     inside = None if value is None or real is None else full["low"] <= real <= full["high"]
+    alone = projected.get("probe_only") or {}
     return {
         "recipe": recipe,
         "model": model,
         "assess_seconds": round(wall, 1),
         "budget": budget,
         "metric": metric,
+        "method": projected.get("method"),
         "projected": full,
+        "probe_only": alone,
         "real": real,
+        "real_from": "recorded" if metrics.get("recorded") else "run",
+        "probe_only_error": (
+            None if not alone or real is None else round(abs(alone["value"] - real), 4)
+        ),
         "error": None if value is None or real is None else round(abs(value - real), 4),
         "inside": inside,
         "full_run_seconds": metrics.get("timings", {}).get("total_seconds"),
@@ -122,18 +143,23 @@ def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, bu
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| recipe | model | assess wall / budget | projected [interval] | full run | "
-        "\\|error\\| | inside |",
-        "|---|---|---|---|---|---|---|",
+        "\\|error\\| | inside | probe alone (\\|error\\|) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        p = r["projected"]
+        p, alone = r["projected"], r.get("probe_only") or {}
         shown = f"{p['value']:.3f} [{p['low']:.3f}, {p['high']:.3f}]" if p else "none"
         real = f"{r['metric']} {r['real']:.3f}" if r["real"] is not None else "n/a"
+        if r["real"] is not None and r.get("real_from") == "recorded":
+            real += " (recorded)"
         error = f"{r['error']:.3f}" if r["error"] is not None else "n/a"
+        probe = f"{alone['value']:.3f}" if alone else "n/a"
+        if alone and r.get("probe_only_error") is not None:
+            probe += f" ({r['probe_only_error']:.3f})"
         lines.append(
             f"| `{r['recipe']}` | `{r['model']}` | {r['assess_seconds']:.0f} s / "
             f"{r['budget']:.0f} s | {shown} | {real} | {error} | "
-            f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['inside']] } |"
+            f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['inside']] } | {probe} |"
         )
     return "\n".join(lines) + "\n"
 

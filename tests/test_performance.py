@@ -282,3 +282,27 @@ def test_bench_hf_source_reads_the_csv_through_each_source(tmp_path, source, cap
     assert hf_source.table(
         {"rows": 40, "csv_mb": 0.0, "recipe": "r", "csv": {}, "hf": {}}
     ).startswith("40 rows")
+
+
+def test_bench_projection_uses_recorded_full_runs_of_references_without_a_run_folder(tmp_path):
+    from ftcore_evaluation.projection import REFERENCES
+
+    from bench import projection as bench
+
+    ref = REFERENCES[0]
+    found = bench.full_run(ref.recipe, tmp_path / "none", [], run=False)
+    assert found == {"test": {f"test/{ref.metric}": ref.finetuned}, "recorded": True}
+    # overrides change the run: the recorded score does not apply
+    assert bench.full_run(ref.recipe, tmp_path / "none", ["seed=1"], run=False) == {"test": {}}
+    assert bench.full_run("not-a-reference", tmp_path / "none", [], run=False) == {"test": {}}
+    projected = {
+        "metric": ref.metric,
+        "method": "probe and short run",
+        "full": {"rows": 10, "value": ref.finetuned - 0.01, "low": 0.0, "high": 1.0},
+        "probe_only": {"rows": 10, "value": ref.finetuned - 0.05, "low": 0.0, "high": 1.0},
+    }
+    row = bench.row(ref.recipe, "minilm", projected, found, 100.0, 180.0)
+    assert row["error"] == 0.01 and row["probe_only_error"] == 0.05
+    assert "(recorded) | 0.010 | yes |" in bench.markdown([row]) and "(0.050) |" in bench.markdown(
+        [row]
+    )
