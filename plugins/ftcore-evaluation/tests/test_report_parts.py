@@ -91,20 +91,33 @@ def test_verdicts_in_plain_words():
     assert scoring.higher_is_better("mse", None) is False
 
 
-def test_learning_curve_points_on_the_trivial_plateau_are_left_out_of_the_fit():
-    from ftcore_evaluation import advice, assess, scoring
-    from ftcore_evaluation.stats import Interval
+def curve_point(rows: int, accuracy: float):
+    """A learning-curve point scoring ``accuracy`` on the holdout."""
+    from ftcore_evaluation import assess
 
-    def point(rows: int, accuracy: float) -> assess.Point:
-        return assess.Point(rows, 10, 1.0, 0.1, 1.0, {"accuracy": {"value": accuracy}})
+    return assess.Point(rows, 10, 1.0, 0.1, 1.0, {"accuracy": {"value": accuracy}})
+
+
+def probe_and_majority_model():
+    """An assessed model whose baselines are a 0.79 probe and a 0.568 majority class."""
+    from ftcore_evaluation import assess
 
     baselines = scoring.Scored(
         intervals={
             "linear probe": {"accuracy": Interval(0.79)},
             "majority class": {"accuracy": Interval(0.568)},
-        }
+        },
+        draws={"linear probe": {}, "majority class": {}},
     )
-    model = assess.Model("m", None, {}, {"train": 10_000}, 600, baselines, 1.0)
+    return assess.Model("m", None, {}, {"train": 10_000}, 600, baselines, 1.0, source="x")
+
+
+def test_learning_curve_points_on_the_trivial_plateau_are_left_out_of_the_fit():
+    from ftcore_evaluation import advice
+
+    point = curve_point
+    model = probe_and_majority_model()
+    baselines = model.baselines
     # float32 vs float64 of the same 364/641: equal for our purpose.
     model.curve = [point(160, 0.5680000349), point(320, 0.568), point(640, 0.77), point(1280, 0.8)]
     kept, skipped = advice.learning_points(model, "accuracy", higher=True)
@@ -120,21 +133,11 @@ def test_learning_curve_points_on_the_trivial_plateau_are_left_out_of_the_fit():
 
 def test_projection_uses_the_largest_short_run_that_learned():
     import numpy as np
-    from ftcore_evaluation import advice, assess, projection, scoring
+    from ftcore_evaluation import advice, projection
     from ftcore_evaluation.scoring import Bootstrap
-    from ftcore_evaluation.stats import Interval
 
-    def point(rows: int, accuracy: float) -> assess.Point:
-        return assess.Point(rows, 10, 1.0, 0.1, 1.0, {"accuracy": {"value": accuracy}})
-
-    baselines = scoring.Scored(
-        intervals={
-            "linear probe": {"accuracy": Interval(0.79)},
-            "majority class": {"accuracy": Interval(0.568)},
-        },
-        draws={"linear probe": {}, "majority class": {}},
-    )
-    model = assess.Model("m", None, {}, {"train": 10_000}, 600, baselines, 1.0, source="x")
+    point = curve_point
+    model = probe_and_majority_model()
     model.curve = [point(160, 0.568), point(640, 0.77), point(1280, 0.845)]
     short = advice.short_run(model, "accuracy")
     assert (short["rows"], short["score"], short["holdout_probe"]) == (1280, 0.845, 0.79)
