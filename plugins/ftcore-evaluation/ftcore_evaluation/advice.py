@@ -319,13 +319,16 @@ def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]
         found = best_baseline(m)
         value = m.baselines.intervals[found[0]][found[1]] if found else None
         chosen = projected(m, boot)
+        # Candidates get a timing run, not a learning curve: rank every model on the basis
+        # they all have, the probe alone (the main model's full projection is shown above).
+        common = chosen.get("probe_only") or chosen.get("full")
         out.append(
             {
                 "model": m.name,
                 "baseline": found[0] if found else None,
                 "metric": found[1] if found else None,
                 "score": value.to_dict() if value else None,
-                "projected": chosen.get("full"),
+                "projected": common,
                 "higher_is_better": found[2] if found else True,
                 "parameters": m.cost["parameters"]["total"],
                 "run_minutes": round(m.cost["run_seconds"] / 60, 1),
@@ -360,8 +363,9 @@ def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
     ]
     head = ["rank", "model", "projected [CI]", "baseline [CI]", "parameters", "projected run"]
     return (
-        "Ranked by the projected fine-tuned score (the calibrated probe; the strongest "
-        "baseline's score where no projection exists), then by size; LogME of the frozen "
+        "Ranked by the projected fine-tuned score (the calibrated probe alone, which every "
+        "candidate has; the strongest baseline's score where no projection exists), then by "
+        "size; LogME of the frozen "
         "features is shown beside it (higher: the features explain more of the labels).\n\n"
         + markdown_table([*head, "memory", "LogME"], rows)
     )

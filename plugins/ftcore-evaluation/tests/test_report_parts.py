@@ -149,6 +149,10 @@ def test_projection_uses_the_largest_short_run_that_learned():
     assert "short fine-tune of the learning curve (1280 rows)" in advice.projection_markdown(
         found, "accuracy"
     )
+    # --models ranks on the probe alone, the projection every candidate has
+    model.cost = {"parameters": {"total": 1}, "run_seconds": 60, "training_memory_estimate_mib": 1}
+    ranked = advice.ranking([model], Bootstrap(0, 0.95, 0))
+    assert ranked[0]["projected"]["value"] == found["probe_only"]["value"]
     # Every point still on the majority plateau: the probe alone.
     model.curve = [point(160, 0.568)]
     assert advice.short_run(model, "accuracy") == {}
