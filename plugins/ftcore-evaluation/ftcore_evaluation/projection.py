@@ -28,7 +28,7 @@ a power law for the rows the short run did not see:
 calibrated on the references the same way (its mean; its spread, with a Student-t draw,
 goes into the interval next to the bootstrap draws of the three scores). This removes the
 largest error of the probe alone: the factor fine-tuning applies to the probe's gap
-differs from task to task (0.41 to 0.75 on our recipes), and a short run on the task
+differs from task to task (0.43 to 0.95 on our recipes), and a short run on the task
 itself shows which end a task is at. Without such a run (no budget left, or ``--models``,
 where candidates only get a timing run) the probe alone is used.
 
