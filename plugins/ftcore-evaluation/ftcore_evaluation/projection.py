@@ -183,6 +183,23 @@ def references_for(metric: str, data: str, found: tuple[Reference, ...] = REFERE
     return [r for r in found if r.data != data and r.metric in PROBES]
 
 
+def predictive(values: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` draws of the next reference's value: the references' mean plus their
+    spread times a Student t (the predictive distribution of one more reference)."""
+    scale = float(values.std(ddof=1)) * math.sqrt(1.0 + 1.0 / len(values))
+    t = np.random.default_rng(seed).standard_t(len(values) - 1, size=size)
+    return float(values.mean()) + scale * t
+
+
+def finish(out: dict[str, Any], value: float, rows: int, boot: Bootstrap) -> dict[str, Any]:
+    """Add ``full``: the projected ``value`` with the interval of ``out["draws"]["full"]``."""
+    low = high = math.nan
+    if "full" in out["draws"]:
+        low, high = stats.percentile_interval(out["draws"]["full"], boot.confidence)
+    out["full"] = {"rows": rows, **stats.Interval(value, low, high).to_dict()}
+    return out
+
+
 def calibrated(
     probe: dict[str, Any],
     draws: np.ndarray,
@@ -205,7 +222,7 @@ def calibrated(
     mean, spread = float(logs.mean()), float(logs.std(ddof=1))
     value = float(from_gap(math.exp(mean) * gap(probe["value"], metric), metric))
     out: dict[str, Any] = {
-        "method": "calibrated probe",
+        "method": PROBE_ONLY,
         "metric": metric,
         "higher": True,
         "probe": probe,
@@ -214,15 +231,10 @@ def calibrated(
         "references": [r.recipe for r in refs],
         "draws": {},
     }
-    low = high = math.nan
     if np.size(draws):
-        rng = np.random.default_rng(boot.seed)
-        scale = spread * math.sqrt(1.0 + 1.0 / len(refs))
-        ratios = np.exp(mean + scale * rng.standard_t(len(refs) - 1, size=np.size(draws)))
+        ratios = np.exp(predictive(logs, np.size(draws), boot.seed))
         out["draws"]["full"] = from_gap(ratios * gap(np.asarray(draws), metric), metric)
-        low, high = stats.percentile_interval(out["draws"]["full"], boot.confidence)
-    out["full"] = {"rows": rows, **stats.Interval(value, low, high).to_dict()}
-    return out
+    return finish(out, value, rows, boot)
 
 
 def with_short_run(
@@ -271,15 +283,10 @@ def with_short_run(
         "probe_only": {**alone["full"], "ratio": alone["ratio"]},
         "draws": {},
     }
-    low = high = math.nan
     paired = [np.asarray(short.get(k, [])) for k in ("score_draws", "holdout_probe_draws")]
     if np.size(draws) and all(np.size(d) == np.size(draws) for d in paired):
-        rng = np.random.default_rng(boot.seed)
-        scale = spread * math.sqrt(1.0 + 1.0 / len(refs))
-        powers = mean + scale * rng.standard_t(len(refs) - 1, size=np.size(draws))
+        powers = predictive(exponents, np.size(draws), boot.seed)
         relative = gap(paired[0], metric) / np.maximum(gap(paired[1], metric), 1e-9)
         gaps = gap(np.asarray(draws), metric) * relative * seen**powers
         out["draws"]["full"] = from_gap(gaps, metric)
-        low, high = stats.percentile_interval(out["draws"]["full"], boot.confidence)
-    out["full"] = {"rows": rows, **stats.Interval(value, low, high).to_dict()}
-    return out
+    return finish(out, value, rows, boot)
