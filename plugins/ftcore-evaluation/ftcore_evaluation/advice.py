@@ -489,38 +489,30 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, d
 
 
 def projection_markdown(chosen: dict, metric: str) -> str:
-    if chosen.get("method") == projection.WITH_SHORT_RUN:
-        return short_run_markdown(chosen)
-    if chosen.get("method") != projection.PROBE_ONLY:
+    if chosen.get("method") not in projection.CALIBRATED:
         if "full" in chosen:
             return "Projected from the learning curve (no calibrated probe for this metric)."
         return "No projection."
     refs = ", ".join(code(r) for r in chosen["references"])
-    metric = chosen["metric"]
+    metric, probe = chosen["metric"], chosen["probe"]
     what = "1 - pearson²" if metric == "pearson" else f"1 - {metric}"
-    probe = chosen["probe"]
-    return (
+    start = (
         f"Projected {metric} of the full run: {fmt_interval(chosen['full'])}. A "
         f"{projection.PROBES[metric]} on the frozen features scores {metric} "
         f"{fmt_interval(probe)} out-of-fold on {probe['rows']} training rows (5 folds); it "
-        f"leaves {code(what)} to gain, and full "
-        f"fine-tuning removed all but {chosen['ratio']:.2f} of it (geometric mean; spread of "
-        f"log ratio {chosen['log_ratio_sd']:.3f}) in the measured full runs of {refs}. The "
-        f"interval adds that spread (Student t) to the probe's bootstrap draws. The data "
-        f"being assessed is never part of its own calibration."
+        f"leaves {code(what)} to gain"
     )
-
-
-def short_run_markdown(chosen: dict) -> str:
-    refs = ", ".join(code(r) for r in chosen["references"])
-    metric, probe, short = chosen["metric"], chosen["probe"], chosen["short"]
-    what = "1 - pearson²" if metric == "pearson" else f"1 - {metric}"
-    rows = chosen["full"]["rows"]
+    if chosen["method"] == projection.PROBE_ONLY:
+        return (
+            f"{start}, and full "
+            f"fine-tuning removed all but {chosen['ratio']:.2f} of it (geometric mean; spread of "
+            f"log ratio {chosen['log_ratio_sd']:.3f}) in the measured full runs of {refs}. The "
+            f"interval adds that spread (Student t) to the probe's bootstrap draws. The data "
+            f"being assessed is never part of its own calibration."
+        )
+    short, rows = chosen["short"], chosen["full"]["rows"]
     return (
-        f"Projected {metric} of the full run: {fmt_interval(chosen['full'])}. A "
-        f"{projection.PROBES[metric]} on the frozen features scores {metric} "
-        f"{fmt_interval(probe)} out-of-fold on {probe['rows']} training rows (5 folds); it "
-        f"leaves {code(what)} to gain. The largest short fine-tune of the learning curve "
+        f"{start}. The largest short fine-tune of the learning curve "
         f"({short['rows']} rows) scored {short['score']:.4f} on the holdout, where the "
         f"probe baseline scored {short['holdout_probe']:.4f}: fine-tuning on this data left "
         f"{short['relative_gap']:.2f} of the probe's gap. The {rows} rows of the full run "
