@@ -441,8 +441,8 @@ def _round_trip(cb: Any, fresh: Any, where: str) -> list[str]:
 def set_up_run(recipe: Any, hooks: Any, run_dir: Path) -> Any:
     """A :class:`ftcore.run.Run` as callbacks see it: recipe, hooks, run_dir, rows and
     the head's DataInfo (from the tiny rows); no model, tokenizer or trainer."""
+    from ftcore.api import Run
     from ftcore.data.prepare import PreparedData
-    from ftcore.run import Run
     from ftcore_devkit.testing import tiny_splits
 
     rows = tiny_splits()

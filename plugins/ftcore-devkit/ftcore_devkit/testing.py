@@ -273,13 +273,13 @@ def tiny_llama_config(**overrides: Any) -> Any:
 
 
 def save_tiny_causal_lm(
-    folder: Path, seed: int = 0, chat_template: bool = True, **config: Any
+    folder: Path, seed: int = 0, chat_template: bool = True, **overrides: Any
 ) -> Path:
     """Write a randomly initialised 2-layer, 32-hidden Llama causal LM plus its tokenizer.
 
     Needs no model package (the tokenizer is trained in memory by :func:`tiny_bpe_tokenizer`)
     and no generation plugin; loads with ``AutoModelForCausalLM.from_pretrained(folder)``.
-    ``config``: ``LlamaConfig`` values to change (``initializer_range=0.2`` makes greedy
+    ``overrides``: ``LlamaConfig`` values to change (``initializer_range=0.2`` makes greedy
     answers vary instead of repeating one token).
     """
     import torch
@@ -293,7 +293,7 @@ def save_tiny_causal_lm(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **{"tie_word_embeddings": True, **config},
+        **{"tie_word_embeddings": True, **overrides},
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -396,7 +396,7 @@ def build_hooks(
     (your installed plugin's module, passed in as well) is not registered twice, so a
     plugin's tests pass whether or not the plugin is pip-installed.
     """
-    from ftcore.hooks import Hooks
+    from ftcore.api import Hooks
     from ftcore.manager import get_plugin_manager
 
     pm = get_plugin_manager(autoload=autoload, disable=disable)
@@ -459,7 +459,7 @@ def resume_run(run_dir: Path, plugins: Iterable[object] = (), hooks: Any = None)
 def _execute(
     cfg: Any, hooks: Any, out: Path, resume: bool = False, crash_at_step: int | None = None
 ) -> RunResult:
-    from ftcore.run import execute
+    from ftcore.api import run_recipe
 
     capture = _RunCapture()
     crash = CrashAt(crash_at_step) if crash_at_step is not None else None
@@ -467,7 +467,7 @@ def _execute(
     for plugin in added:
         hooks.pm.register(plugin)
     try:
-        summary = execute(cfg, hooks, out=str(out), resume=resume)
+        summary = run_recipe(cfg, hooks, run_dir=out, resume=resume)
     except SimulatedCrash:
         if crash is None:
             raise  # a test's own CrashAt: its test expects the exception
