@@ -9,10 +9,13 @@ time measured around the whole process, loading included) and the full
 ``ftcore run RECIPE`` with the same overrides, then one table row each: assess wall time
 vs budget, projected score [interval] vs the run's test score, |error|, inside the
 interval. With ``--models`` the assessment is one ``ftcore assess --models`` per recipe
-(they share the budget) and Kendall's tau between the projected and the real scores is
-printed, over all (recipe, model) pairs and within each recipe. ``RECIPE@KEY=VALUE,...``
-adds overrides for that recipe only (for example ``head.standardize=false``, which a
-regression head on a model without a bias in its output layer needs). Folders that already hold
+(they share the budget), its rows show the ranking's own basis (the calibrated probe alone,
+which every candidate has, and the rank, shared by candidates the assessment did not tell
+apart), and Kendall's tau between the projected and the real scores is printed, over all
+(recipe, model) pairs and within each recipe, with tau-b of the ranks within each recipe.
+``RECIPE@KEY=VALUE,...`` adds overrides for that recipe only (for example
+``head.standardize=false``, which a regression head on a model without a bias in its
+output layer needs). Folders that already hold
 a finished assessment or run are reused (delete them to measure again); with
 ``--assess-only`` no full run is started (rows without a run folder show no real
 score, unless the recipe is one of the references in
@@ -37,7 +40,9 @@ def parser() -> argparse.ArgumentParser:
     found = argparse.ArgumentParser(prog="python -m bench.projection")
     found.add_argument("recipes", nargs="+")
     found.add_argument("--out", required=True, type=Path)
-    found.add_argument("--budget", type=float, default=180.0)
+    found.add_argument(
+        "--budget", type=float, help="assess --budget (default: assess's, 180 s per model)"
+    )
     found.add_argument("--models", default="", help="comma-separated candidates")
     found.add_argument("--set", action="append", default=[], help="KEY=VALUE for both")
     found.add_argument(
@@ -67,12 +72,11 @@ def assess(given: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]
     recipe, overrides = split(given, args)
     if not found.is_file():
         extra = ["--models", args.models] if args.models else []
+        extra += ["--budget", str(args.budget)] if args.budget else []
         wall = ftcore(
             "assess",
             recipe,
             *overrides,
-            "--budget",
-            str(args.budget),
             "--out",
             str(folder),
             *extra,
@@ -113,6 +117,32 @@ def kendall_tau(xs: list[float], ys: list[float]) -> float:
     return (concordant - discordant) / pairs if pairs else float("nan")
 
 
+def kendall_tau_b(xs: list[float], ys: list[float]) -> float:
+    """Kendall's tau-b: pairs tied in one list count in neither direction, and the
+    denominator leaves them out (NaN when every pair is tied in one list)."""
+    concordant = discordant = tied_x = tied_y = 0
+    for i in range(len(xs)):
+        for j in range(i + 1, len(xs)):
+            dx, dy = xs[i] - xs[j], ys[i] - ys[j]
+            tied_x += dx == 0
+            tied_y += dy == 0
+            concordant += dx * dy > 0
+            discordant += dx * dy < 0
+    pairs = len(xs) * (len(xs) - 1) / 2
+    denominator = ((pairs - tied_x) * (pairs - tied_y)) ** 0.5
+    return (concordant - discordant) / denominator if denominator else float("nan")
+
+
+def ranking_basis(found: dict[str, Any], model: str, projected: dict) -> dict:
+    """With ``--models``: the projection the ranking used (the probe alone, for every
+    candidate) and the model's rank (shared by candidates the assessment did not separate)."""
+    ranked = {r["model"]: r for r in found.get("ranking", [])}
+    if model not in ranked:
+        return projected
+    chosen = ranked[model]
+    return {**projected, "full": chosen["projected"] or {}, "rank": chosen["rank"]}
+
+
 def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, budget: float):
     metric = projected.get("metric", "")
     real = metrics["test"].get(f"test/{metric}")
@@ -137,14 +167,15 @@ def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, bu
         "error": None if value is None or real is None else round(abs(value - real), 4),
         "inside": inside,
         "full_run_seconds": metrics.get("timings", {}).get("total_seconds"),
+        "rank": projected.get("rank"),
     }
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| recipe | model | assess wall / budget | projected [interval] | full run | "
-        "\\|error\\| | inside | probe alone (\\|error\\|) |",
-        "|---|---|---|---|---|---|---|---|",
+        "\\|error\\| | inside | probe alone (\\|error\\|) | rank |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         p, alone = r["projected"], r.get("probe_only") or {}
@@ -159,7 +190,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| `{r['recipe']}` | `{r['model']}` | {r['assess_seconds']:.0f} s / "
             f"{r['budget']:.0f} s | {shown} | {real} | {error} | "
-            f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['inside']] } | {probe} |"
+            f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['inside']] } | {probe} | "
+            f"{r.get('rank') or ''} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -180,8 +212,11 @@ def main() -> int:
             folder = args.out / f"run-{recipe}-{Path(model).name}"
             metrics = full_run(recipe, folder, overrides, not args.assess_only)
             projected = candidates[model]["projection"]
+            if models:
+                projected = ranking_basis(found[recipe], model, projected)
             wall = found[recipe]["wall_seconds"]
-            rows.append(row(recipe, model, projected, metrics, wall, args.budget))
+            budget = found[recipe].get("budget") or args.budget or 180.0
+            rows.append(row(recipe, model, projected, metrics, wall, budget))
     result: dict[str, Any] = {"rows": rows}
     scored = [r for r in rows if r["projected"] and r["real"] is not None]
     if models:
@@ -195,6 +230,14 @@ def main() -> int:
             )
             for recipe in names
         }
+        # the ranking itself: its ranks (ties included) against the real scores
+        result["kendall_tau_b_of_ranks_within"] = {
+            recipe: kendall_tau_b(
+                [-r["rank"] for r in scored if r["recipe"] == recipe and r["rank"]],
+                [r["real"] for r in scored if r["recipe"] == recipe and r["rank"]],
+            )
+            for recipe in names
+        }
     text = markdown(rows)
     if models:
         text += f"\nKendall's tau, all pairs: {result['kendall_tau_all']:.3f}; within each "
@@ -202,6 +245,12 @@ def main() -> int:
             "recipe: "
             + ", ".join(f"{k} {v:.3f}" for k, v in result["kendall_tau_within"].items())
             + "\n"
+        )
+        text += (
+            "Kendall's tau-b of the ranking's ranks (a shared rank is a tie) within each "
+            "recipe: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in result["kendall_tau_b_of_ranks_within"].items())
+            + " (nan: the ranking tied every pair)\n"
         )
     (args.out / "projection.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "projection.md").write_text(text)

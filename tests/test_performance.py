@@ -4,6 +4,7 @@ NaN guard and clipping, fewer per-step logs, batched train metrics, torch.compil
 from __future__ import annotations
 
 import csv
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -227,7 +228,7 @@ def test_bench_projection_tabulates_what_the_folders_hold(tmp_path):
     (run / "metrics.json").write_text(json.dumps(metrics))
     sys_argv = ["r", "--out", str(tmp_path)]
     args = bench.parser().parse_args(sys_argv)
-    assert args.budget == 180.0 and args.models == ""
+    assert args.budget is None and args.models == ""
     import sys
     from unittest import mock
 
@@ -240,6 +241,44 @@ def test_bench_projection_tabulates_what_the_folders_hold(tmp_path):
         in (tmp_path / "projection.md").read_text()
     )
     assert bench.kendall_tau([1, 2, 3], [1, 3, 2]) == 1 / 3
+    assert bench.kendall_tau_b([1, 1, 2], [1, 2, 3]) == 2 / 6**0.5
+    assert math.isnan(bench.kendall_tau_b([1, 1], [1, 2]))  # the ranking tied the pair
+
+
+def test_bench_projection_with_models_reads_the_ranking(tmp_path):
+    """With ``--models`` the rows are the ranking's: the probe-alone projection and the
+    rank (shared by candidates the assessment did not separate)."""
+    import json
+    import sys
+    from unittest import mock
+
+    from bench import projection as bench
+
+    assess = tmp_path / "assess-r"
+    assess.mkdir()
+    full = {"rows": 10, "value": 0.9, "low": 0.8, "high": 0.95}
+    found = {
+        "model": "a",
+        "projection": {"metric": "accuracy", "method": "probe and short run", "full": full},
+        "candidates": [{"model": "b", "projection": {"metric": "accuracy", "full": full}}],
+        "ranking": [
+            {"model": "a", "rank": 1, "projected": {**full, "value": 0.7}},
+            {"model": "b", "rank": 1, "projected": {**full, "value": 0.72}},
+        ],
+    }
+    (assess / "assessment.json").write_text(json.dumps(found))
+    (assess / "wall_seconds").write_text("170.0\n")
+    for model, score in (("a", 0.69), ("b", 0.74)):
+        run = tmp_path / f"run-r-{model}"
+        run.mkdir()
+        (run / "metrics.json").write_text(json.dumps({"test": {"test/accuracy": score}}))
+    argv = ["bench.projection", "r", "--out", str(tmp_path), "--models", "a,b"]
+    with mock.patch.object(sys, "argv", argv):
+        assert bench.main() == 0
+    table = json.loads((tmp_path / "projection.json").read_text())
+    assert [(r["projected"]["value"], r["rank"]) for r in table["rows"]] == [(0.7, 1), (0.72, 1)]
+    assert table["kendall_tau_within"] == {"r": 1.0}
+    assert math.isnan(table["kendall_tau_b_of_ranks_within"]["r"])
     many = bench.parser().parse_args(["r", "--out", "x", "--set", "data.limit_train=9"])
     assert bench.split("r@head.standardize=false,seed=1", many) == (
         "r",

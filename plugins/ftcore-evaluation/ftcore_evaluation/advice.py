@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import time
 from pathlib import Path
@@ -19,11 +18,14 @@ from ftcore.api import (
     markdown_table,
     pyplot,
 )
-from ftcore_evaluation import assess, datasummary, projection, quality, scoring, stats
+from ftcore_evaluation import assess, datasummary, modelchoice, projection, quality, stats
+from ftcore_evaluation.modelchoice import strongest_baseline as best_baseline
 from ftcore_evaluation.report import code
 from ftcore_evaluation.scoring import Bootstrap, fmt_interval
 
 RESERVE_SECONDS = 8.0
+# The default --budget, per model assessed (the recipe's model and each of --models).
+SECONDS_PER_MODEL = 180.0
 
 
 _log = logging.getLogger(__name__)  # shown as "ftcore-evaluation: ..." (ftcore.console)
@@ -47,16 +49,6 @@ def span(i: dict, bounded: bool) -> str:
     if i.get("low") is None:
         return shown
     return f"{shown} (CI {amount(i['low'], bounded)} to {amount(i['high'], bounded)})"
-
-
-def best_baseline(model: assess.Model) -> tuple[str, str, bool] | None:
-    """(baseline name, metric, higher is better) of the strongest baseline."""
-    points = model.baselines.points
-    if not points:
-        return None
-    metric = scoring.primary_metric(list(next(iter(points.values()))), model.monitor)
-    higher = scoring.higher_is_better(metric, model.monitor)
-    return scoring.best_baseline(model.baselines, list(points), metric, higher), metric, higher
 
 
 def paired(draws_a: np.ndarray, draws_b: np.ndarray, value: float, boot: Bootstrap) -> dict:
@@ -312,65 +304,6 @@ def cost_markdown(model: assess.Model) -> str:
     return markdown_table(["what", "value"], rows)
 
 
-def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]:
-    """Candidates by projected fine-tuned score (else the strongest baseline's), then size."""
-    out = []
-    for m in models:
-        found = best_baseline(m)
-        value = m.baselines.intervals[found[0]][found[1]] if found else None
-        chosen = projected(m, boot)
-        # Candidates get a timing run, not a learning curve: rank every model on the basis
-        # they all have, the probe alone (the main model's full projection is shown above).
-        common = chosen.get("probe_only") or chosen.get("full")
-        out.append(
-            {
-                "model": m.name,
-                "baseline": found[0] if found else None,
-                "metric": found[1] if found else None,
-                "score": value.to_dict() if value else None,
-                "projected": common,
-                "higher_is_better": found[2] if found else True,
-                "parameters": m.cost["parameters"]["total"],
-                "run_minutes": round(m.cost["run_seconds"] / 60, 1),
-                "memory_mib": m.cost["training_memory_estimate_mib"],
-                "logme": m.quality.get("logme"),
-            }
-        )
-    return sorted(out, key=_rank_key)
-
-
-def _rank_key(row: dict[str, Any]) -> tuple[float, int]:
-    score = (row["projected"] or row["score"] or {"value": math.nan})["value"]
-    sign = -1.0 if row["higher_is_better"] else 1.0
-    return (math.inf if math.isnan(score) else sign * score, row["parameters"])
-
-
-def ranking_markdown(ranked: list[dict[str, Any]]) -> str:
-    rows = [
-        [
-            i + 1,
-            code(r["model"]),
-            fmt_interval(r["projected"]) if r.get("projected") else "n/a",
-            f"{r['metric']} {fmt_interval(r['score'])} ({markdown_escape(r['baseline'])})"
-            if r["score"]
-            else "n/a",
-            f"{r['parameters'] / 1e6:.1f}M",
-            f"{r['run_minutes']:.1f} min",
-            f"{r['memory_mib']} MiB",
-            "n/a" if r.get("logme") is None else f"{r['logme']:.3f}",
-        ]
-        for i, r in enumerate(ranked)
-    ]
-    head = ["rank", "model", "projected [CI]", "baseline [CI]", "parameters", "projected run"]
-    return (
-        "Ranked by the projected fine-tuned score (the calibrated probe alone, which every "
-        "candidate has; the strongest baseline's score where no projection exists), then by "
-        "size; LogME of the frozen "
-        "features is shown beside it (higher: the features explain more of the labels).\n\n"
-        + markdown_table([*head, "memory", "LogME"], rows)
-    )
-
-
 def _bounds(points: list[assess.Point], metric: str) -> tuple[list, list, list]:
     values = [p.metrics[metric] for p in points]
     ys = [v["value"] for v in values]
@@ -550,7 +483,7 @@ def assessment_markdown(
         parts.append("![learning curve](learning_curve.png)")
     parts += ["## Cost", cost_markdown(main)]
     if len(ranked) > 1:
-        parts += ["## Model choice", ranking_markdown(ranked)]
+        parts += ["## Model choice", modelchoice.markdown(ranked)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -583,32 +516,35 @@ def run_assessment(args: Any, hooks: Any) -> tuple[Path, str]:
     work.mkdir(parents=True, exist_ok=True)
     names = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     names = [n for n in names if n != recipe.model.name]
+    budget = args.budget or SECONDS_PER_MODEL * (1 + len(names))
     others = []
     try:
         for i, name in enumerate(names):
             other, _ = load_recipe(args.recipe, [*overrides, f"model.name={name}"], hooks)
             # each candidate gets an equal share of what is left (the main model too)
-            left = args.budget - (time.perf_counter() - started) - RESERVE_SECONDS
+            left = budget - (time.perf_counter() - started) - RESERVE_SECONDS
             share = max(left, 1.0) / (len(names) - i + 1)
             others.append(assess.assess_model(other, hooks, work, boot, log, None, share))
-        left = args.budget - (time.perf_counter() - started) - RESERVE_SECONDS
+        left = budget - (time.perf_counter() - started) - RESERVE_SECONDS
         main = assess.assess_model(recipe, hooks, work, boot, log, max(left, 1.0))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     advice = advise(main, boot)
     seconds = time.perf_counter() - started
-    ranked = ranking([main, *others], boot) if others else []
+    ranked = modelchoice.ranking([main, *others], boot) if others else []
     text = assessment_markdown(recipe, main, ranked, advice, seconds)
     image = curve_png(main, advice[3], advice[2])
     if image:
         (out / "learning_curve.png").write_bytes(image)
     result = {
         "recipe": recipe.name,
-        "seconds": round(seconds, 1),
+        "budget": budget,
         "bootstrap": boot.to_dict(),
         "recommendation": advice[0],
         "data": main.data,
         **model_json(main, advice[1], advice[3]),
+        "model_seconds": main.seconds,
+        "seconds": round(seconds, 1),  # the whole assessment, candidates included
         "candidates": [model_json(m, projected(m, boot), {}) for m in others],
         "ranking": ranked,
     }

@@ -70,6 +70,8 @@ class Model:
     samples: dict[str, Any] = field(default_factory=dict)  # rows each step used
     source: str = ""  # the recipe's data.source (a projection never calibrates on it)
     probe_draws: np.ndarray = field(repr=False, default_factory=lambda: np.array([]))
+    # the probe's features and targets (quality.probe_on_fewer_rows; not written out)
+    probe_sample: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
 # --- set-up ------------------------------------------------------------------------------
@@ -455,6 +457,7 @@ def assess_model(
     log(f"{name}: data quality and transferability (LogME, label issues)")
     model.quality = quality.assess_quality(run, base, used.get("quality", quality.ROWS))
     model.probe_draws = model.quality.pop("probe_draws", np.array([]))
+    model.probe_sample = model.quality.pop("probe_sample", {})
     model.samples = {
         "embedding_rows_per_second": round(budget.rate, 1) if budget else None,
         "holdout": model.holdout,

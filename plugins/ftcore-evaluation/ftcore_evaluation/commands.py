@@ -105,7 +105,10 @@ def assess_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="key=value overrides")
     parser.add_argument("--models", help="candidate models to rank, comma-separated")
     parser.add_argument(
-        "--budget", type=float, default=180.0, help="time budget in seconds (default 180)"
+        "--budget",
+        type=float,
+        help="time budget in seconds for the whole assessment (default 180 per model: "
+        "180, or 360 with one candidate in --models)",
     )
     parser.add_argument("--samples", type=int, help="bootstrap resamples (default: recipe's)")
     parser.add_argument("--out", help="output folder (default <output.root>/<recipe>/assessment-*)")

@@ -84,6 +84,7 @@ class Reference:
     probe: float  # the out-of-fold probe's score in `ftcore assess RECIPE`
     finetuned: float  # the full run's test score
     short: ShortRun | None = None  # the same assessment's largest learning-curve run
+    model: str = "minilm"  # the recipe's model (every reference so far: its own recipe's)
 
     @property
     def log_ratio(self) -> float:

@@ -77,7 +77,13 @@ def out_of_fold_score(
     from ftcore_evaluation.evaluate import bootstrap_of
     from ftcore_evaluation.schema import options
 
-    boot = bootstrap_of(options(run.recipe))
+    return scored_probe(bootstrap_of(options(run.recipe)), metric, predicted, truth)
+
+
+def scored_probe(
+    boot: Any, metric: str, predicted: np.ndarray, truth: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`out_of_fold_score` with the bootstrap settings given."""
     samples, confidence, seed = boot.samples, boot.confidence, boot.seed
     predicted, truth = np.asarray(predicted), np.asarray(truth)
     if metric == "accuracy":
@@ -92,6 +98,24 @@ def out_of_fold_score(
     low, high = stats.percentile_interval(draws, confidence) if samples else (np.nan, np.nan)
     interval = stats.Interval(value, low, high).to_dict()
     return {"metric": metric, "rows": len(truth), **interval}, draws
+
+
+def probe_on_fewer_rows(
+    sample: dict[str, Any], rows: int, seed: int, boot: Any
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The out-of-fold probe of a quality ``sample`` (its ``features``, ``targets`` and
+    ``metric``) refitted on ``rows`` of its rows (stratified for classes, else seeded), so
+    that models assessed on samples of different sizes are compared on the same size."""
+    features, targets = sample["features"], np.asarray(sample["targets"])
+    if sample["metric"] == "accuracy":
+        picked = stratified([str(t) for t in targets], rows, seed)
+        kept = targets[picked]
+        _, labels = np.unique(kept, return_inverse=True)
+        probs = dataquality.out_of_fold_probabilities(features[picked], labels, seed=seed)
+        return scored_probe(boot, "accuracy", probs.argmax(1), labels)
+    picked = sorted(random.Random(seed).sample(range(len(targets)), min(rows, len(targets))))
+    predicted = dataquality.out_of_fold_regression(features[picked], targets[picked], seed=seed)
+    return scored_probe(boot, "pearson", predicted, targets[picked])
 
 
 def similarity_reference(run: Any) -> str:
@@ -174,6 +198,7 @@ def _regression_quality(run: Any, base: Any, rows: int) -> dict[str, Any]:
         **_logme_pair(run, features, targets, regression=True),
         "probe": probe,
         "probe_draws": draws,
+        "probe_sample": {"features": features, "targets": targets, "metric": "pearson"},
     }
 
 
@@ -228,6 +253,7 @@ def _classification_quality(run: Any, base: Any, rows: int, train: list) -> dict
         **_logme_pair(run, features, labels, regression=False),
         "probe": probe,
         "probe_draws": draws,
+        "probe_sample": {"features": features, "targets": labels, "metric": "accuracy"},
         "label_issues": len(issues),
         "suspects": suspects,
         "near_duplicates": near,

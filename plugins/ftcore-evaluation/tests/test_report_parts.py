@@ -133,7 +133,7 @@ def test_learning_curve_points_on_the_trivial_plateau_are_left_out_of_the_fit():
 
 def test_projection_uses_the_largest_short_run_that_learned():
     import numpy as np
-    from ftcore_evaluation import advice, projection
+    from ftcore_evaluation import advice, modelchoice, projection
     from ftcore_evaluation.scoring import Bootstrap
 
     point = curve_point
@@ -151,10 +151,87 @@ def test_projection_uses_the_largest_short_run_that_learned():
     )
     # --models ranks on the probe alone, the projection every candidate has
     model.cost = {"parameters": {"total": 1}, "run_seconds": 60, "training_memory_estimate_mib": 1}
-    ranked = advice.ranking([model], Bootstrap(0, 0.95, 0))
+    ranked = modelchoice.ranking([model], Bootstrap(0, 0.95, 0))
     assert ranked[0]["projected"]["value"] == found["probe_only"]["value"]
     # Every point still on the majority plateau: the probe alone.
     model.curve = [point(160, 0.568)]
     assert advice.short_run(model, "accuracy") == {}
     found = advice.projected(model, Bootstrap(0, 0.95, 0))
     assert found["method"] == projection.PROBE_ONLY and np.isfinite(found["full"]["value"])
+
+
+def ranked_candidate(name: str, probe: float, rows: int, minutes: float, seed: int):
+    """An assessed candidate: an out-of-fold probe of ``probe`` on ``rows`` rows (with its
+    bootstrap draws) and a projected run of ``minutes``."""
+    import numpy as np
+
+    model = probe_and_majority_model()
+    model.name = name
+    correct = np.random.default_rng(seed).random(rows) < probe
+    picked = np.random.default_rng(seed + 1).integers(0, rows, size=(400, rows))
+    model.probe_draws = correct[picked].mean(1)
+    model.quality = {"probe": {"metric": "accuracy", "rows": rows, "value": correct.mean()}}
+    params = {"total": 10**8 if minutes > 10 else 10**7}
+    model.cost = {"parameters": params, "run_seconds": minutes * 60}
+    model.cost["training_memory_estimate_mib"] = 100
+    return model
+
+
+def test_model_choice_ties_go_to_the_cheaper_run():
+    from ftcore_evaluation import modelchoice
+    from ftcore_evaluation.scoring import Bootstrap
+
+    boot = Bootstrap(400, 0.95, 0)
+    cheap = ranked_candidate("cheap", 0.70, 100, 2.0, 1)
+    slow = ranked_candidate("slow-decoder", 0.72, 100, 45.0, 2)
+    ranked = modelchoice.ranking([slow, cheap], boot)
+    # 100 rows each: 0.70 and 0.72 are not told apart, so they share rank 1, cheaper first
+    assert [r["model"] for r in ranked] == ["cheap", "slow-decoder"]
+    assert [r["rank"] for r in ranked] == [1, 1] and ranked[0]["tied_with"] == ["slow-decoder"]
+    assert ranked[0]["projected"]["value"] < ranked[1]["projected"]["value"]
+    text = modelchoice.markdown(ranked)
+    assert "1 (tie)" in text and "does not separate `cheap` from `slow-decoder`" in text
+    # No reference is a run of these models: the ranking says its projection is borrowed.
+    assert not ranked[0]["calibrated_on_own_runs"] and "No full run of this model" in text
+    # 2,000 rows each: 0.60 against 0.80 is told apart; the better one ranks first.
+    weak = ranked_candidate("cheap", 0.60, 2000, 2.0, 3)
+    strong = ranked_candidate("slow-decoder", 0.80, 2000, 45.0, 4)
+    ranked = modelchoice.ranking([weak, strong], boot)
+    assert [(r["model"], r["rank"], r["tied_with"]) for r in ranked] == [
+        ("slow-decoder", 1, []),
+        ("cheap", 2, []),
+    ]
+    # Without bootstrap draws nothing is known about the difference: the value decides.
+    for m in (cheap, slow):
+        m.probe_draws = m.probe_draws[:0]
+    ranked = modelchoice.ranking([cheap, slow], boot)
+    assert [r["rank"] for r in ranked] == [1, 2] and ranked[0]["model"] == "slow-decoder"
+
+
+def test_model_choice_compares_probes_on_the_same_number_of_rows():
+    import numpy as np
+    from ftcore_evaluation import modelchoice, quality
+    from ftcore_evaluation.scoring import Bootstrap
+
+    boot = Bootstrap(200, 0.95, 0)
+    rng = np.random.default_rng(0)
+
+    def sample(rows: int, signal: float) -> dict:
+        labels = np.arange(rows) % 2
+        features = rng.normal(size=(rows, 8)) + signal * labels[:, None]
+        return {"features": features, "targets": labels, "metric": "accuracy"}
+
+    fast = ranked_candidate("fast", 0.9, 400, 2.0, 5)
+    fast.probe_sample = sample(400, 1.0)
+    slow = ranked_candidate("slow", 0.6, 80, 45.0, 6)
+    slow.probe_sample = sample(80, 1.0)
+    ranked = modelchoice.ranking([fast, slow], boot)
+    # the fast model's probe was refitted on 80 of its 400 rows, as many as the slow one had
+    assert {r["projected"]["probe_rows"] for r in ranked} == {80}
+    assert "same 80 training rows" in modelchoice.markdown(ranked)
+    refit, draws = quality.probe_on_fewer_rows(fast.probe_sample, 80, 0, boot)
+    assert refit["rows"] == 80 and refit["value"] > 0.6 and draws.shape == (200,)
+    targets = fast.probe_sample["features"][:, 0] + rng.normal(0, 0.1, 400)
+    regression = {"features": fast.probe_sample["features"], "targets": targets}
+    refit, _ = quality.probe_on_fewer_rows({**regression, "metric": "pearson"}, 50, 0, boot)
+    assert refit["metric"] == "pearson" and refit["rows"] == 50 and refit["value"] > 0.9

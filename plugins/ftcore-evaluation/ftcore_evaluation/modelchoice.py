@@ -1,0 +1,174 @@
+"""``ftcore assess --models``: the candidates ranked by projected score, then by cost.
+
+Every candidate is ranked on the basis they all have: the calibrated probe alone
+(:func:`ftcore_evaluation.projection.calibrated`; only the main model gets a learning
+curve), with every probe refitted on the same number of rows: the smallest sample any
+candidate embedded in its share of the budget. A probe's score grows with its rows, and a
+slower model embeds fewer; without this a model would rank lower for being slow, which its
+projected cost already says. Two projections are told apart only when the interval of their
+difference excludes 0: the difference of their draws, which share the calibration's ratio
+draws (one seed), so what is left is the two probes' own sampling noise. Candidates the
+assessment cannot tell apart share a rank, and within a shared rank the cheaper run
+(projected minutes, then parameters) comes first: with no measurable difference in the
+score, cost decides.
+
+A model without full runs of its own among the references (``Reference.model``) is projected
+with the other models' factor; the ranking says so, and ``docs/assess.md`` ("Model choice,
+measured") has what that gave against real runs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ftcore.api import markdown_escape, markdown_table
+from ftcore_evaluation import assess, projection, quality, scoring, stats
+from ftcore_evaluation.report import code
+from ftcore_evaluation.scoring import Bootstrap, fmt_interval
+
+
+def strongest_baseline(model: assess.Model) -> tuple[str, str, bool] | None:
+    """(baseline name, metric, higher is better) of the strongest baseline."""
+    points = model.baselines.points
+    if not points:
+        return None
+    metric = scoring.primary_metric(list(next(iter(points.values()))), model.monitor)
+    higher = scoring.higher_is_better(metric, model.monitor)
+    return scoring.best_baseline(model.baselines, list(points), metric, higher), metric, higher
+
+
+def probe_rows(model: assess.Model) -> int | None:
+    """The rows of the model's out-of-fold probe (None without one)."""
+    return (model.quality.get("probe") or {}).get("rows")
+
+
+def basis(
+    model: assess.Model, boot: Bootstrap, rows: int | None = None
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The calibrated probe alone (``full`` with ``probe_rows``, and its draws; ``({}, [])``
+    without one), the probe refitted on ``rows`` of its sample where it has more."""
+    probe, draws = model.quality.get("probe") or {}, model.probe_draws
+    if rows and model.probe_sample and rows < (probe_rows(model) or 0):
+        seed = int(boot.seed)
+        probe, draws = quality.probe_on_fewer_rows(model.probe_sample, rows, seed, boot)
+    found = projection.calibrated(probe, draws, model.source, model.sizes["train"], boot)
+    if not found:
+        return {}, np.array([])
+    full = {**found["full"], "probe_rows": probe["rows"]}
+    return full, np.asarray(found["draws"].get("full", []), dtype=float)
+
+
+def separated(a: np.ndarray, b: np.ndarray, confidence: float) -> bool | None:
+    """Whether the interval of ``a - b`` excludes 0 (None without paired draws)."""
+    if a.size == 0 or a.size != b.size:
+        return None
+    low, high = stats.percentile_interval(a - b, confidence)
+    return bool(low > 0 or high < 0)
+
+
+def _row(
+    model: assess.Model, boot: Bootstrap, rows: int | None
+) -> tuple[dict[str, Any], np.ndarray]:
+    found = strongest_baseline(model)
+    value = model.baselines.intervals[found[0]][found[1]] if found else None
+    full, draws = basis(model, boot, rows)
+    own = {r.model for r in projection.REFERENCES}
+    return {
+        "model": model.name,
+        "baseline": found[0] if found else None,
+        "metric": found[1] if found else None,
+        "score": value.to_dict() if value else None,
+        "projected": full or None,
+        "higher_is_better": found[2] if found else True,
+        "calibrated_on_own_runs": bool(full) and model.name in own,
+        "parameters": model.cost["parameters"]["total"],
+        "run_minutes": round(model.cost["run_seconds"] / 60, 1),
+        "memory_mib": model.cost["training_memory_estimate_mib"],
+        "logme": model.quality.get("logme"),
+    }, draws
+
+
+def _score(row: dict[str, Any]) -> float:
+    """Higher is better (NaN last): the projection, else the strongest baseline's score."""
+    found = (row["projected"] or row["score"] or {"value": math.nan})["value"]
+    if found is None or math.isnan(found):
+        return -math.inf
+    return found if row["higher_is_better"] else -found
+
+
+def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]:
+    """The candidates in rank order, each with ``rank`` (shared by those not told apart)
+    and ``tied_with`` (the other models of its rank)."""
+    sizes = [n for n in map(probe_rows, models) if n]
+    common = min(sizes) if len(sizes) == len(models) else None
+    rows = sorted((_row(m, boot, common) for m in models), key=lambda r: -_score(r[0]))
+    groups: list[list[tuple[dict[str, Any], np.ndarray]]] = []
+    for row, draws in rows:
+        if groups:
+            leader, drawn = groups[-1][0]
+            apart = separated(drawn, draws, boot.confidence)
+            if apart is False and leader["metric"] == row["metric"]:
+                groups[-1].append((row, draws))
+                continue
+        groups.append([(row, draws)])
+    out = []
+    for rank, group in enumerate(groups, start=1):
+        names = [r["model"] for r, _ in group]
+        for row, _ in sorted(group, key=lambda g: (g[0]["run_minutes"], g[0]["parameters"])):
+            out.append({**row, "rank": rank, "tied_with": [n for n in names if n != row["model"]]})
+    return out
+
+
+def markdown(ranked: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            f"{r['rank']}{' (tie)' if r['tied_with'] else ''}",
+            code(r["model"]) + ("" if r["calibrated_on_own_runs"] else " *"),
+            fmt_interval(r["projected"]) if r.get("projected") else "n/a",
+            f"{r['metric']} {fmt_interval(r['score'])} ({markdown_escape(r['baseline'])})"
+            if r["score"]
+            else "n/a",
+            f"{r['parameters'] / 1e6:.1f}M",
+            f"{r['run_minutes']:.1f} min",
+            f"{r['memory_mib']} MiB",
+            "n/a" if r.get("logme") is None else f"{r['logme']:.3f}",
+        ]
+        for r in ranked
+    ]
+    head = ["rank", "model", "projected [CI]", "baseline [CI]", "parameters", "projected run"]
+    own = sorted({r.model for r in projection.REFERENCES})
+    sizes = {r["projected"].get("probe_rows") for r in ranked if r.get("projected")}
+    common = (
+        f", every probe refitted on the same {sizes.pop()} training rows (the smallest "
+        "sample a candidate embedded in its share of the budget)"
+        if len(sizes) == 1
+        else ""
+    )
+    lines = [
+        "Ranked by the projected fine-tuned score (the calibrated probe alone, which every "
+        f"candidate has{common}; the strongest baseline's score where no projection exists). "
+        "The projection here can be lower than the one above, which uses all of the main "
+        "model's probe rows and its learning curve. Models "
+        "whose projections cannot be told apart (the interval of the difference covers 0) "
+        "share a rank, the cheaper run first. LogME of the frozen features is shown beside it "
+        "(higher: the features explain more of the labels).",
+        markdown_table([*head, "memory", "LogME"], rows),
+    ]
+    if any(not r["calibrated_on_own_runs"] for r in ranked):
+        lines.append(
+            f"\\* No full run of this model is among the projection's references (they are "
+            f"runs of {', '.join(code(m) for m in own)}): its projection applies their "
+            f"factor to its probe, so its place in the ranking is a rough guide. Across model "
+            f"families (an encoder against a decoder), fine-tune both briefly before choosing."
+        )
+    top = ranked[0]
+    if top["tied_with"]:
+        lines.append(
+            f"The assessment does not separate {code(top['model'])} from "
+            f"{', '.join(code(n) for n in top['tied_with'])}; {code(top['model'])} is the "
+            f"cheaper run ({top['run_minutes']:.1f} min projected)."
+        )
+    return "\n\n".join(lines)
