@@ -345,3 +345,21 @@ def test_bench_projection_uses_recorded_full_runs_of_references_without_a_run_fo
     assert "(recorded) | 0.010 | yes |" in bench.markdown([row]) and "(0.050) |" in bench.markdown(
         [row]
     )
+
+
+def test_documented_bench_projection_commands_parse():
+    """Every ``python -m bench.projection`` command docs/assess.md shows is accepted by the
+    benchmark's own parser, with recipes the repository has."""
+    import re
+    import shlex
+
+    from bench import projection as bench
+
+    text = (ROOT / "docs" / "assess.md").read_text().replace("\\\n", " ")
+    shown = re.findall(r"python -m bench\.projection ([^\n`]+)", text)
+    assert len(shown) >= 2
+    for line in shown:
+        args = bench.parser().parse_args(shlex.split(line))
+        for given in args.recipes:
+            name = bench.split(given, args)[0]
+            assert (ROOT / "recipes" / f"{name}.yaml").is_file(), line
