@@ -150,7 +150,7 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
     lines = [
         "Ranked by the projected fine-tuned score (the calibrated probe alone, which every "
         f"candidate has{common}; the strongest baseline's score where no projection exists). "
-        "The projection here can be lower than the one above, which uses all of the main "
+        "The projection here can differ from the one above, which uses all of the main "
         "model's probe rows and its learning curve. Models "
         "whose projections cannot be told apart (the interval of the difference covers 0) "
         "share a rank, the cheaper run first. LogME of the frozen features is shown beside it "
