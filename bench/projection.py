@@ -105,21 +105,8 @@ def full_run(recipe: str, folder: Path, overrides: list[str], run: bool) -> dict
     return json.loads((folder / "metrics.json").read_text())
 
 
-def kendall_tau(xs: list[float], ys: list[float]) -> float:
-    """Kendall's tau-a between two score lists (pairs tied in either count as 0)."""
-    concordant = discordant = 0
-    for i in range(len(xs)):
-        for j in range(i + 1, len(xs)):
-            sign = (xs[i] - xs[j]) * (ys[i] - ys[j])
-            concordant += sign > 0
-            discordant += sign < 0
-    pairs = len(xs) * (len(xs) - 1) / 2
-    return (concordant - discordant) / pairs if pairs else float("nan")
-
-
-def kendall_tau_b(xs: list[float], ys: list[float]) -> float:
-    """Kendall's tau-b: pairs tied in one list count in neither direction, and the
-    denominator leaves them out (NaN when every pair is tied in one list)."""
+def _pair_counts(xs: list[float], ys: list[float]) -> tuple[int, int, int, int, float]:
+    """(concordant, discordant, tied in xs, tied in ys, all pairs) over every pair."""
     concordant = discordant = tied_x = tied_y = 0
     for i in range(len(xs)):
         for j in range(i + 1, len(xs)):
@@ -128,7 +115,19 @@ def kendall_tau_b(xs: list[float], ys: list[float]) -> float:
             tied_y += dy == 0
             concordant += dx * dy > 0
             discordant += dx * dy < 0
-    pairs = len(xs) * (len(xs) - 1) / 2
+    return concordant, discordant, tied_x, tied_y, len(xs) * (len(xs) - 1) / 2
+
+
+def kendall_tau(xs: list[float], ys: list[float]) -> float:
+    """Kendall's tau-a between two score lists (pairs tied in either count as 0)."""
+    concordant, discordant, _, _, pairs = _pair_counts(xs, ys)
+    return (concordant - discordant) / pairs if pairs else float("nan")
+
+
+def kendall_tau_b(xs: list[float], ys: list[float]) -> float:
+    """Kendall's tau-b: pairs tied in one list count in neither direction, and the
+    denominator leaves them out (NaN when every pair is tied in one list)."""
+    concordant, discordant, tied_x, tied_y, pairs = _pair_counts(xs, ys)
     denominator = ((pairs - tied_x) * (pairs - tied_y)) ** 0.5
     return (concordant - discordant) / denominator if denominator else float("nan")
 

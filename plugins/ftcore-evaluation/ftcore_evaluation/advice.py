@@ -19,7 +19,6 @@ from ftcore.api import (
     pyplot,
 )
 from ftcore_evaluation import assess, datasummary, modelchoice, projection, quality, stats
-from ftcore_evaluation.modelchoice import strongest_baseline as best_baseline
 from ftcore_evaluation.report import code
 from ftcore_evaluation.scoring import Bootstrap, fmt_interval
 
@@ -82,7 +81,7 @@ def learning_points(
 
 
 def fine_tune_advice(model: assess.Model, projected: dict, boot: Bootstrap) -> list[str]:
-    found = best_baseline(model)
+    found = modelchoice.strongest_baseline(model)
     if found is None:
         return ["The head evaluates no baseline, so there is nothing to compare fine-tuning with."]
     name, metric, higher = found
@@ -327,7 +326,7 @@ def curve_png(model: assess.Model, fitted: dict, metric: str) -> bytes | None:
         for label in ("full", "double"):
             point = fitted[label]
             ax.plot(point["rows"], point["value"], "s", label=f"projected ({label} data)")
-    found = best_baseline(model)
+    found = modelchoice.strongest_baseline(model)
     if found:
         base = model.baselines.intervals[found[0]][found[1]]
         ax.axhline(base.value, color="gray", linestyle=":", label=found[0])
@@ -408,7 +407,7 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, d
     The calibrated projection is preferred; the learning curve's power law is the fallback for
     metrics without references (and is shown next to the curve either way).
     """
-    found = best_baseline(main)
+    found = modelchoice.strongest_baseline(main)
     metric = found[1] if found else next(iter(main.curve[0].metrics)) if main.curve else ""
     higher = found[2] if found else True
     fitted: dict[str, Any] = {}

@@ -52,8 +52,8 @@ def basis(
     without one), the probe refitted on ``rows`` of its sample where it has more."""
     probe, draws = model.quality.get("probe") or {}, model.probe_draws
     if rows and model.probe_sample and rows < (probe_rows(model) or 0):
-        seed = int(boot.seed)
-        probe, draws = quality.probe_on_fewer_rows(model.probe_sample, rows, seed, boot)
+        sample = model.probe_sample
+        probe, draws = quality.probe_on_fewer_rows(sample, rows, int(boot.seed), boot)
     found = projection.calibrated(probe, draws, model.source, model.sizes["train"], boot)
     if not found:
         return {}, np.array([])
@@ -75,7 +75,6 @@ def _row(
     found = strongest_baseline(model)
     value = model.baselines.intervals[found[0]][found[1]] if found else None
     full, draws = basis(model, boot, rows)
-    own = {r.model for r in projection.REFERENCES}
     return {
         "model": model.name,
         "baseline": found[0] if found else None,
@@ -83,7 +82,7 @@ def _row(
         "score": value.to_dict() if value else None,
         "projected": full or None,
         "higher_is_better": found[2] if found else True,
-        "calibrated_on_own_runs": bool(full) and model.name in own,
+        "calibrated_on_own_runs": bool(full) and model.name in projection.reference_models(),
         "parameters": model.cost["parameters"]["total"],
         "run_minutes": round(model.cost["run_seconds"] / 60, 1),
         "memory_mib": model.cost["training_memory_estimate_mib"],
@@ -139,7 +138,7 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
         for r in ranked
     ]
     head = ["rank", "model", "projected [CI]", "baseline [CI]", "parameters", "projected run"]
-    own = sorted({r.model for r in projection.REFERENCES})
+    own = sorted(projection.reference_models())
     sizes = {r["projected"].get("probe_rows") for r in ranked if r.get("projected")}
     common = (
         f", every probe refitted on the same {sizes.pop()} training rows (the smallest "

@@ -167,6 +167,11 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 
+def reference_models(found: tuple[Reference, ...] = REFERENCES) -> set[str]:
+    """The models whose full runs calibrate the projection."""
+    return {r.model for r in found}
+
+
 def gap(value: float | np.ndarray, metric: str) -> Any:
     """What the metric leaves to gain: error rate, or unexplained variance for Pearson."""
     if metric == "pearson":
