@@ -18,8 +18,8 @@ apart), and Kendall's tau between the projected and the real scores is printed, 
 output layer needs). Folders that already hold
 a finished assessment or run are reused (delete them to measure again); with
 ``--assess-only`` no full run is started (rows without a run folder show no real
-score, unless the recipe is one of the references in
-``ftcore_evaluation.projection.REFERENCES`` run without overrides: then the full run's test
+score, unless the recipe, its overrides and the model are those of a run recorded in
+``ftcore_evaluation.projection.REFERENCES`` or ``PAIRED_RUNS``: then the full run's test
 score recorded there is used, and the row says so). The table is written to
 ``DIR/projection.md`` and ``DIR/projection.json``; it also shows what the probe alone
 would have projected (the projection's ``probe_only``).
@@ -87,21 +87,28 @@ def assess(given: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]
     return result
 
 
-def recorded(recipe: str) -> dict[str, Any]:
-    """The full run's test score recorded for a reference recipe (``{"test": {}}`` if none)."""
-    from ftcore_evaluation.projection import REFERENCES
+def recorded(recipe: str, model: str | None, overrides: list[str]) -> dict[str, Any]:
+    """The full run's test score recorded for ``recipe`` with ``overrides``, run with
+    ``model`` (None: the recipe's own), in the projection's references or paired runs
+    (``{"test": {}}`` if none)."""
+    from ftcore_evaluation.projection import PAIRED_RUNS, REFERENCES
 
-    for ref in REFERENCES:
-        if ref.recipe == recipe:
+    for ref in (*REFERENCES, *PAIRED_RUNS):
+        same = set(filter(None, ref.overrides.split(","))) == set(overrides)
+        if ref.recipe == recipe and same and (model is None or ref.model == model):
             return {"test": {f"test/{ref.metric}": ref.finetuned}, "recorded": True}
     return {"test": {}}
 
 
-def full_run(recipe: str, folder: Path, overrides: list[str], run: bool) -> dict[str, Any]:
+def full_run(
+    recipe: str, folder: Path, overrides: list[str], run: bool, model: str | None = None
+) -> dict[str, Any]:
+    """The run's metrics: run now, found in ``folder``, or recorded (without ``run``)."""
     if not (folder / "metrics.json").is_file():
         if not run:
-            return {"test": {}} if overrides else recorded(recipe)
-        ftcore("run", recipe, *overrides, "--out", str(folder), "--force", "-q")
+            return recorded(recipe, model, overrides)
+        chosen = [f"model.name={model}"] if model else []
+        ftcore("run", recipe, *overrides, *chosen, "--out", str(folder), "--force", "-q")
     return json.loads((folder / "metrics.json").read_text())
 
 
@@ -207,9 +214,9 @@ def main() -> int:
         candidates = {found[recipe]["model"]: found[recipe]}
         candidates.update({c["model"]: c for c in found[recipe]["candidates"]})
         for model in models or [found[recipe]["model"]]:
-            overrides = [*split(given, args)[1], *([f"model.name={model}"] if models else [])]
+            overrides, chosen = split(given, args)[1], model if models else None
             folder = args.out / f"run-{recipe}-{Path(model).name}"
-            metrics = full_run(recipe, folder, overrides, not args.assess_only)
+            metrics = full_run(recipe, folder, overrides, not args.assess_only, chosen)
             projected = candidates[model]["projection"]
             if models:
                 projected = ranking_basis(found[recipe], model, projected)

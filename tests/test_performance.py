@@ -334,6 +334,8 @@ def test_bench_projection_uses_recorded_full_runs_of_references_without_a_run_fo
     # overrides change the run: the recorded score does not apply
     assert bench.full_run(ref.recipe, tmp_path / "none", ["seed=1"], run=False) == {"test": {}}
     assert bench.full_run("not-a-reference", tmp_path / "none", [], run=False) == {"test": {}}
+    # a run of another model isn't the reference's run
+    assert bench.full_run(ref.recipe, tmp_path / "x", [], False, "smollm2-135m") == {"test": {}}
     projected = {
         "metric": ref.metric,
         "method": "probe and short run",
@@ -345,6 +347,23 @@ def test_bench_projection_uses_recorded_full_runs_of_references_without_a_run_fo
     assert "(recorded) | 0.010 | yes |" in bench.markdown([row]) and "(0.050) |" in bench.markdown(
         [row]
     )
+
+
+def test_bench_projection_uses_recorded_paired_runs_of_each_model(tmp_path, monkeypatch):
+    from ftcore_evaluation import projection
+    from ftcore_evaluation.projection import Reference
+
+    from bench import projection as bench
+
+    runs = tuple(
+        Reference("r", "d", "accuracy", 0.6, score, model=model, overrides="a=1,b=2")
+        for model, score in (("minilm", 0.7), ("smollm2-135m", 0.75))
+    )
+    monkeypatch.setattr(projection, "PAIRED_RUNS", runs)
+    for model, score in (("minilm", 0.7), ("smollm2-135m", 0.75)):
+        found = bench.full_run("r", tmp_path / "none", ["b=2", "a=1"], False, model)
+        assert found == {"test": {"test/accuracy": score}, "recorded": True}
+    assert bench.full_run("r", tmp_path / "none", ["a=1"], False, "minilm") == {"test": {}}
 
 
 def test_documented_bench_projection_commands_parse():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -396,8 +397,9 @@ def projected(model: assess.Model, boot: Bootstrap) -> dict:
     one, else the probe alone (``{}`` when the metric has no references)."""
     probe = model.quality.get("probe") or {}
     short = short_run(model, probe.get("metric", ""))
+    train = model.sizes["train"]
     return projection.with_short_run(
-        probe, model.probe_draws, short, model.source, model.sizes["train"], boot
+        probe, model.probe_draws, short, model.source, train, boot, model=model.name
     )
 
 
@@ -420,6 +422,26 @@ def advise(main: assess.Model, boot: Bootstrap) -> tuple[list[str], dict, str, d
     return lines + [cost_advice(main)], chosen, metric, fitted
 
 
+def own_model(chosen: dict) -> str:
+    """How the probe-alone projection knows this model's factor, where the references are
+    runs of another model ("" where they are its own)."""
+    offset, models = chosen.get("model_offset"), projection.REFERENCE_MODEL
+    if chosen.get("calibration") == "paired runs":
+        return (
+            f" Those are runs of {code(models)}: this model's gap after fine-tuning, relative "
+            f"to its probe's, was {math.exp(offset['mean']):.2f} times {code(models)}'s on "
+            f"{len(offset['recipes'])} recipes fine-tuned with both (spread of log offset "
+            f"{offset['sd']:.3f}, also in the interval), so the projection keeps "
+            f"{chosen['ratio']:.2f} of the probe's gap."
+        )
+    if chosen.get("calibration") == "borrowed":
+        return (
+            f" Those are runs of {code(models)}, and no recipe was fine-tuned with both it "
+            f"and this model: the factor is borrowed as it is."
+        )
+    return ""
+
+
 def projection_markdown(chosen: dict, metric: str) -> str:
     if chosen.get("method") not in projection.CALIBRATED:
         if "full" in chosen:
@@ -435,12 +457,14 @@ def projection_markdown(chosen: dict, metric: str) -> str:
         f"leaves {code(what)} to gain"
     )
     if chosen["method"] == projection.PROBE_ONLY:
+        offset = chosen.get("model_offset")
+        base = chosen["ratio"] / math.exp(offset["mean"]) if offset else chosen["ratio"]
         return (
             f"{start}, and full "
-            f"fine-tuning removed all but {chosen['ratio']:.2f} of it (geometric mean; spread of "
+            f"fine-tuning removed all but {base:.2f} of it (geometric mean; spread of "
             f"log ratio {chosen['log_ratio_sd']:.3f}) in the measured full runs of {refs}. The "
             f"interval adds that spread (Student t) to the probe's bootstrap draws. The data "
-            f"being assessed is never part of its own calibration."
+            f"being assessed is never part of its own calibration.{own_model(chosen)}"
         )
     short, rows = chosen["short"], chosen["full"]["rows"]
     return (

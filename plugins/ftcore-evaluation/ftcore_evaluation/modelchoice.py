@@ -13,8 +13,12 @@ assessment cannot tell apart share a rank, and within a shared rank the cheaper 
 score, cost decides.
 
 A model without full runs of its own among the references (``Reference.model``) is projected
-with the other models' factor; the ranking says so, and ``docs/assess.md`` ("Model choice,
-measured") has what that gave against real runs.
+with their model's factor times its own offset from it, measured on recipes both were
+fine-tuned on (``projection.PAIRED_RUNS``); the offset's spread is drawn independently, so
+the ranking separates the two only when their probes differ by more than it. A model with
+no such runs borrows the factor as it is; nothing then says how it fine-tunes relative to
+the others, so the ranking never separates it from them and the cheaper run comes first.
+``docs/assess.md`` ("Model choice, measured") has what this gave against real runs.
 """
 
 from __future__ import annotations
@@ -54,10 +58,17 @@ def basis(
     if rows and model.probe_sample and rows < (probe_rows(model) or 0):
         sample = model.probe_sample
         probe, draws = quality.probe_on_fewer_rows(sample, rows, int(boot.seed), boot)
-    found = projection.calibrated(probe, draws, model.source, model.sizes["train"], boot)
+    train = model.sizes["train"]
+    found = projection.calibrated(probe, draws, model.source, train, boot, model=model.name)
     if not found:
         return {}, np.array([])
-    full = {**found["full"], "probe_rows": probe["rows"]}
+    full = {
+        **found["full"],
+        "probe": probe["value"],
+        "probe_rows": probe["rows"],
+        "calibration": found["calibration"],
+        **({"model_offset": found["model_offset"]} if "model_offset" in found else {}),
+    }
     return full, np.asarray(found["draws"].get("full", []), dtype=float)
 
 
@@ -67,6 +78,19 @@ def separated(a: np.ndarray, b: np.ndarray, confidence: float) -> bool | None:
         return None
     low, high = stats.percentile_interval(a - b, confidence)
     return bool(low > 0 or high < 0)
+
+
+def calibration(row: dict[str, Any]) -> str | None:
+    """How the row's projection knows its model's factor (``projection.calibrated``)."""
+    return (row.get("projected") or {}).get("calibration")
+
+
+def comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two projections may be told apart: neither borrows another model's factor
+    as it is (both rows have projections, each from its model's own runs or its offset
+    measured on paired runs). Rows without projections rank by baseline, as before."""
+    found = {calibration(a), calibration(b)}
+    return "borrowed" not in found
 
 
 def _row(
@@ -82,7 +106,6 @@ def _row(
         "score": value.to_dict() if value else None,
         "projected": full or None,
         "higher_is_better": found[2] if found else True,
-        "calibrated_on_own_runs": bool(full) and model.name in projection.reference_models(),
         "parameters": model.cost["parameters"]["total"],
         "run_minutes": round(model.cost["run_seconds"] / 60, 1),
         "memory_mib": model.cost["training_memory_estimate_mib"],
@@ -109,6 +132,8 @@ def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]
         if groups:
             leader, drawn = groups[-1][0]
             apart = separated(drawn, draws, boot.confidence)
+            if not comparable(leader, row):
+                apart = False  # how one of them fine-tunes relative to the other is unknown
             if apart is False and leader["metric"] == row["metric"]:
                 groups[-1].append((row, draws))
                 continue
@@ -121,11 +146,15 @@ def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]
     return out
 
 
+# The ranking's marks: a projection from the model's offset on paired runs, or borrowed.
+MARKS = {"paired runs": " †", "borrowed": " *"}
+
+
 def markdown(ranked: list[dict[str, Any]]) -> str:
     rows = [
         [
             f"{r['rank']}{' (tie)' if r['tied_with'] else ''}",
-            code(r["model"]) + ("" if r["calibrated_on_own_runs"] else " *"),
+            code(r["model"]) + MARKS.get(calibration(r) or "", ""),
             fmt_interval(r["projected"]) if r.get("projected") else "n/a",
             f"{r['metric']} {fmt_interval(r['score'])} ({markdown_escape(r['baseline'])})"
             if r["score"]
@@ -156,12 +185,23 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
         "(higher: the features explain more of the labels).",
         markdown_table([*head, "memory", "LogME"], rows),
     ]
-    if any(not r["calibrated_on_own_runs"] for r in ranked):
+    for r in (r for r in ranked if calibration(r) == "paired runs"):
+        offset = r["projected"]["model_offset"]
+        lines.append(
+            f"† {code(r['model'])}: the references are runs of "
+            f"{', '.join(code(m) for m in own)}; its projection applies their factor times "
+            f"its own offset, measured on {len(offset['recipes'])} recipes both were "
+            f"fine-tuned on (the gap left after fine-tuning, relative to the probe's: "
+            f"{math.exp(offset['mean']):.2f} times theirs, log spread {offset['sd']:.2f}; "
+            f"the spread is in the interval and in the ranking)."
+        )
+    if any(calibration(r) == "borrowed" for r in ranked):
         lines.append(
             f"\\* No full run of this model is among the projection's references (they are "
-            f"runs of {', '.join(code(m) for m in own)}): its projection applies their "
-            f"factor to its probe, so its place in the ranking is a rough guide. Across model "
-            f"families (an encoder against a decoder), fine-tune both briefly before choosing."
+            f"runs of {', '.join(code(m) for m in own)}), nor runs of both on a shared recipe: "
+            f"its projection applies their factor to its probe as it is, so the ranking does "
+            f"not separate it from the others (cheaper run first). Across model families (an "
+            f"encoder against a decoder), fine-tune both briefly before choosing."
         )
     top = ranked[0]
     if top["tied_with"]:

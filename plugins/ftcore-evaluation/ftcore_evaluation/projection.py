@@ -32,6 +32,13 @@ differs from task to task (0.43 to 0.95 on our recipes), and a short run on the 
 itself shows which end a task is at. Without such a run (no budget left, or ``--models``,
 where candidates only get a timing run) the probe alone is used.
 
+Every reference is a MiniLM run. Another model fine-tunes differently from the same probe
+(SmolLM2's factor was 0.55 to 1.28 times MiniLM's on the recipes both were run on), so its
+probe-alone projection multiplies the factor by its own offset, ``r(model) / r(MiniLM)``,
+measured on recipes fine-tuned with both (:data:`PAIRED_RUNS`, never the data assessed),
+with the offset's spread drawn into the interval as a second Student-t. A model without
+two such recipes borrows MiniLM's factor as it is, and says so (``calibration``).
+
 Metrics without references (perplexity, a custom head's metric) fall back to the
 learning curve's power law.
 """
@@ -84,7 +91,8 @@ class Reference:
     probe: float  # the out-of-fold probe's score in `ftcore assess RECIPE`
     finetuned: float  # the full run's test score
     short: ShortRun | None = None  # the same assessment's largest learning-curve run
-    model: str = "minilm"  # the recipe's model (every reference so far: its own recipe's)
+    model: str = "minilm"  # the model fine-tuned (every row of REFERENCES: its recipe's own)
+    overrides: str = ""  # the run's KEY=VALUE overrides of the recipe ("": as it ships)
 
     @property
     def log_ratio(self) -> float:
@@ -167,9 +175,70 @@ REFERENCES: tuple[Reference, ...] = (
 )
 
 
+# The model of every row of REFERENCES: other models are projected with its factor times
+# their own offset from it, measured on recipes both were fine-tuned on (PAIRED_RUNS).
+REFERENCE_MODEL = "minilm"
+
+# Both bundled models fine-tuned on the same recipe (with the same overrides), on 2 CPU
+# cores, 2026-12-06/07: `probe` is the ranking's probe of one `ftcore assess RECIPE
+# --models minilm,smollm2-135m` (both models' probes on the same number of rows;
+# assessment.json: ranking[].projected.probe) and `finetuned` the test score of `ftcore run
+# RECIPE model.name=MODEL`, all from `python -m bench.projection --models
+# minilm,smollm2-135m` (commands and tables in docs/assess.md, "Model choice, measured").
+# The first four pairs' assessments predate `projected.probe`: their probes are recovered
+# from the recorded projection (bench/results/2026-12-07-model-choice*.json), which is the
+# probe's gap times the calibration's ratio; each is a whole number of correct rows
+# (57/99, 50/99, 66/126, 75/126, 176/256, 192/256) for the accuracy probes.
+_SHORT = "data.limit_train=600,trainer.max_epochs=1"
+PAIRED_RUNS: tuple[Reference, ...] = (
+    Reference("debate-speaker-side", "debates_2016", "accuracy", 57 / 99, 0.691964),
+    Reference(
+        "debate-speaker-side", "debates_2016", "accuracy", 50 / 99, 0.696429, model="smollm2-135m"
+    ),
+    *(
+        Reference("convention-party", "conventions_2012", "accuracy", probe, score, None, m, o)
+        for m, probe, score, o in (
+            ("minilm", 66 / 126, 0.665535, "data.limit_train=400"),
+            ("smollm2-135m", 75 / 126, 0.636672, "data.limit_train=400"),
+        )
+    ),
+    *(
+        Reference("sentiment-rotten-tomatoes", "rotten_tomatoes", "accuracy", p, s, None, m, _SHORT)
+        for m, p, s in (("minilm", 176 / 256, 0.578), ("smollm2-135m", 192 / 256, 0.813))
+    ),
+    *(
+        Reference(
+            "sentiment-intensity-amazon",
+            "vader_amazon",
+            "pearson",
+            probe,
+            score,
+            None,
+            model,
+            f"{_SHORT},head.standardize=false",
+        )
+        for model, probe, score in (("minilm", 0.62702, 0.617), ("smollm2-135m", 0.481243, 0.691))
+    ),
+)
+
+
 def reference_models(found: tuple[Reference, ...] = REFERENCES) -> set[str]:
     """The models whose full runs calibrate the projection."""
     return {r.model for r in found}
+
+
+def model_offsets(
+    model: str, data: str, found: tuple[Reference, ...] = PAIRED_RUNS
+) -> tuple[np.ndarray, list[str]]:
+    """``log r(model) - log r(REFERENCE_MODEL)`` on every recipe both were fine-tuned on,
+    never on ``data``, and those recipes (``RECIPE@OVERRIDES``)."""
+    runs: dict[str, dict[str, Reference]] = {}
+    for r in found:
+        if r.data != data and r.metric in PROBES:
+            runs.setdefault(f"{r.recipe}@{r.overrides}".rstrip("@"), {})[r.model] = r
+    both = {k: v for k, v in runs.items() if model in v and REFERENCE_MODEL in v}
+    offsets = [v[model].log_ratio - v[REFERENCE_MODEL].log_ratio for v in both.values()]
+    return np.array(offsets, dtype=float), list(both)
 
 
 def gap(value: float | np.ndarray, metric: str) -> Any:
@@ -213,11 +282,20 @@ def calibrated(
     rows: int,
     boot: Bootstrap,
     found: tuple[Reference, ...] = REFERENCES,
+    model: str = REFERENCE_MODEL,
+    paired: tuple[Reference, ...] | None = None,
 ) -> dict[str, Any]:
     """The projected full-run score with its interval, from the out-of-fold probe's
     ``probe`` (``{"metric", "value", ...}``) and its bootstrap ``draws``; ``{}`` when it
     cannot be calibrated (a metric without references, or fewer than two references on
-    other data)."""
+    other data).
+
+    ``calibration`` says how ``model``'s factor was found: ``"own runs"`` (a model of the
+    references), ``"paired runs"`` (the references' factor times the model's offset from
+    their model, :func:`model_offsets`, on at least two recipes of other data; the offset's
+    spread goes into the interval with its own draws) or ``"borrowed"`` (the references'
+    factor as it is: nothing measured says how this model's fine-tuning differs).
+    ``paired``: the paired runs (default :data:`PAIRED_RUNS`)."""
     metric = probe.get("metric", "")
     if metric not in PROBES or probe.get("value") is None:
         return {}
@@ -226,21 +304,39 @@ def calibrated(
         return {}
     logs = np.array([r.log_ratio for r in refs])
     mean, spread = float(logs.mean()), float(logs.std(ddof=1))
-    value = float(from_gap(math.exp(mean) * gap(probe["value"], metric), metric))
+    offsets, recipes = model_offsets(model, data, PAIRED_RUNS if paired is None else paired)
+    own = model in reference_models(found)
+    calibration = "own runs" if own else "paired runs" if len(offsets) >= 2 else "borrowed"
+    shift = float(offsets.mean()) if calibration == "paired runs" else 0.0
+    value = float(from_gap(math.exp(mean + shift) * gap(probe["value"], metric), metric))
     out: dict[str, Any] = {
         "method": PROBE_ONLY,
         "metric": metric,
         "higher": True,
         "probe": probe,
-        "ratio": round(math.exp(mean), 4),
+        "ratio": round(math.exp(mean + shift), 4),
         "log_ratio_sd": round(spread, 4),
         "references": [r.recipe for r in refs],
+        "calibration": calibration,
         "draws": {},
     }
+    if calibration == "paired runs":
+        out["model_offset"] = {
+            "mean": round(shift, 4),
+            "sd": round(float(offsets.std(ddof=1)), 4),
+            "recipes": recipes,
+        }
     if np.size(draws):
-        ratios = np.exp(predictive(logs, np.size(draws), boot.seed))
+        logs_drawn = predictive(logs, np.size(draws), boot.seed)
+        if calibration == "paired runs":
+            logs_drawn = logs_drawn + predictive(offsets, np.size(draws), boot.seed + 1)
+        ratios = np.exp(logs_drawn)
         out["draws"]["full"] = from_gap(ratios * gap(np.asarray(draws), metric), metric)
     return finish(out, value, rows, boot)
+
+
+# What the probe-alone projection says of its factor (the short run measures its own).
+OWN = ("ratio", "calibration", "model_offset")
 
 
 def with_short_run(
@@ -251,6 +347,7 @@ def with_short_run(
     rows: int,
     boot: Bootstrap,
     found: tuple[Reference, ...] = REFERENCES,
+    model: str = REFERENCE_MODEL,
 ) -> dict[str, Any]:
     """The projection from the probe and this data's largest short run (module docstring).
 
@@ -258,8 +355,9 @@ def with_short_run(
     :data:`MIN_SHORT_RUN_HOLDOUT` holdout rows it is not used) and, for the interval,
     ``"score_draws"`` and ``"holdout_probe_draws"`` (bootstrap draws on the same resampled
     holdout rows). Falls back to :func:`calibrated` (the probe alone) without a short run,
-    or with fewer than two references that have one; ``{}`` as that does."""
-    alone = calibrated(probe, draws, data, rows, boot, found)
+    or with fewer than two references that have one; ``{}`` as that does. ``model``: the
+    model assessed (for the probe alone; the short run is its own)."""
+    alone = calibrated(probe, draws, data, rows, boot, found, model)
     metric = alone.get("metric", "")
     refs = [r for r in references_for(metric, data, found) if r.exponent is not None]
     holdout = int(short.get("holdout_rows", MIN_SHORT_RUN_HOLDOUT)) if short else 0
@@ -274,7 +372,7 @@ def with_short_run(
     factor = held.relative_gap(metric) * seen**mean
     value = float(from_gap(factor * gap(probe["value"], metric), metric))
     out: dict[str, Any] = {
-        **{k: v for k, v in alone.items() if k not in ("full", "draws", "references")},
+        **{k: v for k, v in alone.items() if k not in ("full", "draws", "references", *OWN)},
         "method": WITH_SHORT_RUN,
         "ratio": round(factor, 4),
         "exponent": round(mean, 4),
@@ -286,7 +384,7 @@ def with_short_run(
             "relative_gap": round(held.relative_gap(metric), 4),
         },
         "references": [r.recipe for r in refs],
-        "probe_only": {**alone["full"], "ratio": alone["ratio"]},
+        "probe_only": {**alone["full"], **{k: alone[k] for k in OWN if k in alone}},
         "draws": {},
     }
     paired = [np.asarray(short.get(k, [])) for k in ("score_draws", "holdout_probe_draws")]

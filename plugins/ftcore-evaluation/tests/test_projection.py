@@ -164,3 +164,61 @@ def test_shipped_references_have_short_runs_from_the_same_assessment():
     for r in projection.REFERENCES:
         assert r.short is not None and 0 < r.short.rows < r.short.train_rows
         assert 0 < r.exponent < 1  # more data never hurts, and less than proportionally
+
+
+def paired(recipe: str, data: str, minilm: tuple[float, float], other: tuple[float, float]):
+    """One recipe fine-tuned with both models: (probe, fine-tuned) each."""
+    return (
+        Reference(recipe, data, "accuracy", *minilm, model="minilm", overrides="data.limit=9"),
+        Reference(recipe, data, "accuracy", *other, model="decoder", overrides="data.limit=9"),
+    )
+
+
+# The decoder's gap after fine-tuning, relative to its probe's, is half of MiniLM's on p and
+# q, and a quarter of it on r; one recipe was run with MiniLM alone.
+PAIRED = (
+    *paired("p", "data_p", (0.80, 0.90), (0.80, 0.95)),
+    *paired("q", "data_q", (0.60, 0.80), (0.70, 0.925)),
+    *paired("r", "data_r", (0.90, 0.92), (0.80, 0.96)),
+    Reference("s", "data_s", "accuracy", 0.7, 0.8, model="minilm"),
+)
+
+
+def test_model_offsets_pair_runs_of_one_recipe_and_leave_the_data_out():
+    offsets, recipes = projection.model_offsets("decoder", "new", PAIRED)
+    assert recipes == ["p@data.limit=9", "q@data.limit=9", "r@data.limit=9"]
+    assert np.allclose(np.exp(offsets), [0.5, 0.5, 0.25])
+    offsets, recipes = projection.model_offsets("decoder", "data_q", PAIRED)
+    assert recipes == ["p@data.limit=9", "r@data.limit=9"]
+    assert projection.model_offsets("unknown", "new", PAIRED)[0].size == 0
+
+
+def test_a_model_is_projected_with_its_offset_from_paired_runs():
+    boot = Bootstrap(400, 0.95, 0)
+    scores = probe_scores("accuracy", 0.6)
+    own = projection.calibrated(*scores, "new", 100, boot, REFS, "minilm", PAIRED)
+    assert own["calibration"] == "own runs" and "model_offset" not in own
+    other = projection.calibrated(*scores, "new", 100, boot, REFS, "decoder", PAIRED)
+    offsets = np.log([0.5, 0.5, 0.25])
+    assert other["calibration"] == "paired runs"
+    assert other["model_offset"]["mean"] == pytest.approx(offsets.mean(), abs=1e-4)
+    assert other["ratio"] == pytest.approx(own["ratio"] * math.exp(offsets.mean()), rel=1e-3)
+    gap = math.exp(offsets.mean()) * own["ratio"] * 0.4
+    assert other["full"]["value"] == pytest.approx(1 - gap, abs=1e-3)
+    # the offset's own spread widens the interval beyond the references' alone
+    width = {k: v["full"]["high"] - v["full"]["low"] for k, v in (("own", own), ("o", other))}
+    assert width["o"] > width["own"]
+    # with its own data left out only p and r remain: still two, still paired
+    left = projection.calibrated(*scores, "data_q", 100, boot, REFS, "decoder", PAIRED)
+    assert left["model_offset"]["recipes"] == ["p@data.limit=9", "r@data.limit=9"]
+    # fewer than two paired recipes: the references' factor, borrowed as it is
+    few = projection.calibrated(*scores, "new", 100, boot, REFS, "decoder", PAIRED[:3])
+    assert few["calibration"] == "borrowed" and few["ratio"] == own["ratio"]
+
+
+def test_paired_runs_are_measured_pairs_of_both_models():
+    runs: dict[str, set[str]] = {}
+    for r in projection.PAIRED_RUNS:
+        runs.setdefault(f"{r.recipe}@{r.overrides}", set()).add(r.model)
+        assert r.metric in projection.PROBES and 0 < r.probe < 1 and 0 < r.finetuned < 1
+    assert all(models == {"minilm", "smollm2-135m"} for models in runs.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from ftcore_evaluation import datasummary, plots, report, scoring
 from ftcore_evaluation.stats import Interval
 
@@ -177,31 +178,59 @@ def ranked_candidate(name: str, probe: float, rows: int, minutes: float, seed: i
     return model
 
 
-def test_model_choice_ties_go_to_the_cheaper_run():
+def paired_decoder_runs(monkeypatch, log_offsets: list[float]) -> None:
+    """``slow-decoder`` fine-tuned next to MiniLM on one recipe per offset (other data)."""
+    import math
+
+    from ftcore_evaluation import projection
+    from ftcore_evaluation.projection import Reference
+
+    runs = []
+    for i, offset in enumerate(log_offsets):
+        data = f"paired_{i}"  # MiniLM: probe gap 0.4 -> 0.2; the decoder: 0.4 -> 0.2 e^offset
+        runs.append(Reference(f"r{i}", data, "accuracy", 0.6, 0.8, model="minilm"))
+        tuned = 1 - 0.2 * math.exp(offset)
+        runs.append(Reference(f"r{i}", data, "accuracy", 0.6, tuned, model="slow-decoder"))
+    monkeypatch.setattr(projection, "PAIRED_RUNS", tuple(runs))
+
+
+def test_model_choice_ties_go_to_the_cheaper_run(monkeypatch):
     from ftcore_evaluation import modelchoice
     from ftcore_evaluation.scoring import Bootstrap
 
     boot = Bootstrap(400, 0.95, 0)
-    cheap = ranked_candidate("cheap", 0.70, 100, 2.0, 1)
+    paired_decoder_runs(monkeypatch, [-0.1, 0.0, 0.1])
+    cheap = ranked_candidate("minilm", 0.70, 100, 2.0, 1)
     slow = ranked_candidate("slow-decoder", 0.72, 100, 45.0, 2)
     ranked = modelchoice.ranking([slow, cheap], boot)
     # 100 rows each: 0.70 and 0.72 are not told apart, so they share rank 1, cheaper first
-    assert [r["model"] for r in ranked] == ["cheap", "slow-decoder"]
+    assert [r["model"] for r in ranked] == ["minilm", "slow-decoder"]
     assert [r["rank"] for r in ranked] == [1, 1] and ranked[0]["tied_with"] == ["slow-decoder"]
     assert ranked[0]["projected"]["value"] < ranked[1]["projected"]["value"]
+    assert [r["projected"]["calibration"] for r in ranked] == ["own runs", "paired runs"]
     text = modelchoice.markdown(ranked)
-    assert "1 (tie)" in text and "does not separate `cheap` from `slow-decoder`" in text
-    # No reference is a run of these models: the ranking says its projection is borrowed.
-    assert not ranked[0]["calibrated_on_own_runs"] and "No full run of this model" in text
+    assert "1 (tie)" in text and "does not separate `minilm` from `slow-decoder`" in text
+    assert "`slow-decoder` †" in text and "measured on 3 recipes" in text
     # 2,000 rows each: 0.60 against 0.80 is told apart; the better one ranks first.
-    weak = ranked_candidate("cheap", 0.60, 2000, 2.0, 3)
+    weak = ranked_candidate("minilm", 0.60, 2000, 2.0, 3)
     strong = ranked_candidate("slow-decoder", 0.80, 2000, 45.0, 4)
     ranked = modelchoice.ranking([weak, strong], boot)
     assert [(r["model"], r["rank"], r["tied_with"]) for r in ranked] == [
         ("slow-decoder", 1, []),
-        ("cheap", 2, []),
+        ("minilm", 2, []),
     ]
+    # The same probes, but the decoder's offset varied widely between recipes: its spread
+    # covers the probes' difference, and the ranking no longer separates them.
+    paired_decoder_runs(monkeypatch, [-1.5, 0.0, 1.5])
+    assert [r["rank"] for r in modelchoice.ranking([weak, strong], boot)] == [1, 1]
+    # No paired runs at all: the factor is borrowed, the models are never told apart.
+    paired_decoder_runs(monkeypatch, [])
+    ranked = modelchoice.ranking([weak, strong], boot)
+    assert [(r["model"], r["rank"]) for r in ranked] == [("minilm", 1), ("slow-decoder", 1)]
+    assert ranked[1]["projected"]["calibration"] == "borrowed"
+    assert "No full run of this model" in modelchoice.markdown(ranked)
     # Without bootstrap draws nothing is known about the difference: the value decides.
+    paired_decoder_runs(monkeypatch, [-0.1, 0.0, 0.1])
     for m in (cheap, slow):
         m.probe_draws = m.probe_draws[:0]
     ranked = modelchoice.ranking([cheap, slow], boot)
@@ -235,3 +264,29 @@ def test_model_choice_compares_probes_on_the_same_number_of_rows():
     regression = {"features": fast.probe_sample["features"], "targets": targets}
     refit, _ = quality.probe_on_fewer_rows({**regression, "metric": "pearson"}, 50, 0, boot)
     assert refit["metric"] == "pearson" and refit["rows"] == 50 and refit["value"] > 0.9
+
+
+def test_probe_only_projection_says_how_it_knows_the_models_factor(monkeypatch):
+    import math
+
+    from ftcore_evaluation import advice
+    from ftcore_evaluation.scoring import Bootstrap
+
+    model = probe_and_majority_model()
+    probe = {"metric": "accuracy", "rows": 900, "value": 0.7, "low": 0.67, "high": 0.73}
+    model.quality = {"probe": probe}
+    minilm = advice.projected(model, Bootstrap(0, 0.95, 0))
+    assert minilm["calibration"] == "borrowed"  # "m": no run of it anywhere
+    assert "the factor is borrowed as it is" in advice.projection_markdown(minilm, "accuracy")
+    model.name = "minilm"
+    minilm = advice.projected(model, Bootstrap(0, 0.95, 0))
+    text = advice.projection_markdown(minilm, "accuracy")
+    assert minilm["calibration"] == "own runs" and "Those are runs" not in text
+    paired_decoder_runs(monkeypatch, [math.log(0.5)] * 2 + [math.log(0.8)])
+    model.name = "slow-decoder"
+    decoder = advice.projected(model, Bootstrap(0, 0.95, 0))
+    text = advice.projection_markdown(decoder, "accuracy")
+    offset = math.exp((2 * math.log(0.5) + math.log(0.8)) / 3)
+    assert decoder["ratio"] == pytest.approx(minilm["ratio"] * offset, rel=1e-3)
+    assert f"removed all but {minilm['ratio']:.2f} of it" in text
+    assert f"was {offset:.2f} times `minilm`'s on 3 recipes fine-tuned with both" in text
