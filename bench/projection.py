@@ -139,6 +139,19 @@ def kendall_tau_b(xs: list[float], ys: list[float]) -> float:
     return (concordant - discordant) / denominator if denominator else float("nan")
 
 
+def ranking_calls(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(pairs the ranking separated, of them in the real scores' order), within each recipe:
+    a pair of rows of one recipe with different ranks is a call; a real tie is never right."""
+    calls = right = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            if a["recipe"] == b["recipe"] and a.get("rank") and b.get("rank"):
+                if a["rank"] != b["rank"]:
+                    calls += 1
+                    right += (a["rank"] - b["rank"]) * (a["real"] - b["real"]) < 0
+    return calls, right
+
+
 def ranking_basis(found: dict[str, Any], model: str, projected: dict) -> dict:
     """With ``--models``: the projection the ranking used (the probe alone, for every
     candidate) and the model's rank (shared by candidates the assessment did not separate)."""
@@ -244,6 +257,7 @@ def main() -> int:
             )
             for recipe in names
         }
+        result["ranking_calls"], result["ranking_calls_right"] = ranking_calls(scored)
     text = markdown(rows)
     if models:
         text += f"\nKendall's tau, all pairs: {result['kendall_tau_all']:.3f}; within each "
@@ -257,6 +271,10 @@ def main() -> int:
             "recipe: "
             + ", ".join(f"{k} {v:.3f}" for k, v in result["kendall_tau_b_of_ranks_within"].items())
             + " (nan: the ranking tied every pair)\n"
+        )
+        text += (
+            f"Pairs the ranking separated: {result['ranking_calls']}, in the real runs' order: "
+            f"{result['ranking_calls_right']}\n"
         )
     (args.out / "projection.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "projection.md").write_text(text)

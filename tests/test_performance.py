@@ -243,6 +243,15 @@ def test_bench_projection_tabulates_what_the_folders_hold(tmp_path):
     assert bench.kendall_tau([1, 2, 3], [1, 3, 2]) == 1 / 3
     assert bench.kendall_tau_b([1, 1, 2], [1, 2, 3]) == 2 / 6**0.5
     assert math.isnan(bench.kendall_tau_b([1, 1], [1, 2]))  # the ranking tied the pair
+    rows = [
+        {"recipe": "a", "rank": 1, "real": 0.7},
+        {"recipe": "a", "rank": 2, "real": 0.8},  # separated, the wrong way round
+        {"recipe": "b", "rank": 1, "real": 0.9},
+        {"recipe": "b", "rank": 2, "real": 0.6},  # separated, right
+        {"recipe": "c", "rank": 1, "real": 0.5},
+        {"recipe": "c", "rank": 1, "real": 0.6},  # tied: no call
+    ]
+    assert bench.ranking_calls(rows) == (2, 1)
 
 
 def test_bench_projection_with_models_reads_the_ranking(tmp_path):
