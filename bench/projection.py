@@ -159,7 +159,29 @@ def ranking_basis(found: dict[str, Any], model: str, projected: dict) -> dict:
     if model not in ranked:
         return projected
     chosen = ranked[model]
-    return {**projected, "full": chosen["projected"] or {}, "rank": chosen["rank"]}
+    full = chosen["projected"] or {}
+    return {**projected, "full": full, "rank": chosen["rank"], "p_best": chosen.get("p_best")}
+
+
+def leanings(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the ranking's shares (``p_best``) met the real runs, recipe by recipe: the share
+    it gave the model whose run scored highest, whether its largest share went to that model
+    and the Brier score of the shares (mean squared gap to 1 for the best run, 0 for the
+    others; 0.25 for two models called a coin toss)."""
+    shares, squares = {}, []
+    for recipe in dict.fromkeys(r["recipe"] for r in rows):
+        found = [r for r in rows if r["recipe"] == recipe and r.get("p_best") is not None]
+        if len(found) < 2:
+            continue
+        best = max(found, key=lambda r: r["real"])
+        shares[recipe] = {
+            "best_run": best["model"],
+            "its_share": best["p_best"],
+            "leaned_right": max(found, key=lambda r: r["p_best"]) is best,
+        }
+        squares += [(r["p_best"] - (r is best)) ** 2 for r in found]
+    brier = round(sum(squares) / len(squares), 4) if squares else None
+    return {"recipes": shares, "brier": brier}
 
 
 def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, budget: float):
@@ -187,7 +209,12 @@ def row(recipe: str, model: str, projected: dict, metrics: dict, wall: float, bu
         "inside": inside,
         "full_run_seconds": metrics.get("timings", {}).get("total_seconds"),
         "rank": projected.get("rank"),
+        "p_best": projected.get("p_best"),
     }
+
+
+def share(found: float | None) -> str:
+    return "" if found is None else f", P(best) {found:.2f}"
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -210,7 +237,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"| `{r['recipe']}` | `{r['model']}` | {r['assess_seconds']:.0f} s / "
             f"{r['budget']:.0f} s | {shown} | {real} | {error} | "
             f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['inside']] } | {probe} | "
-            f"{r.get('rank') or ''} |"
+            f"{r.get('rank') or ''}{share(r.get('p_best'))} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -258,6 +285,7 @@ def main() -> int:
             for recipe in names
         }
         result["ranking_calls"], result["ranking_calls_right"] = ranking_calls(scored)
+        result["leanings"] = leanings(scored)
     text = markdown(rows)
     if models:
         text += f"\nKendall's tau, all pairs: {result['kendall_tau_all']:.3f}; within each "
@@ -276,6 +304,17 @@ def main() -> int:
             f"Pairs the ranking separated: {result['ranking_calls']}, in the real runs' order: "
             f"{result['ranking_calls_right']}\n"
         )
+        lean = result["leanings"]
+        if lean["recipes"]:
+            right = sum(v["leaned_right"] for v in lean["recipes"].values())
+            text += (
+                f"The largest P(best) went to the better fine-tuned model on {right} of "
+                f"{len(lean['recipes'])} recipes ("
+                + ", ".join(
+                    f"{k}: {v['best_run']} {v['its_share']:.2f}" for k, v in lean["recipes"].items()
+                )
+                + f"); Brier score of the shares {lean['brier']:.3f} (0.25: a coin toss)\n"
+            )
     (args.out / "projection.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "projection.md").write_text(text)
     print(text)

@@ -271,8 +271,8 @@ def test_bench_projection_with_models_reads_the_ranking(tmp_path):
         "projection": {"metric": "accuracy", "method": "probe and short run", "full": full},
         "candidates": [{"model": "b", "projection": {"metric": "accuracy", "full": full}}],
         "ranking": [
-            {"model": "a", "rank": 1, "projected": {**full, "value": 0.7}},
-            {"model": "b", "rank": 1, "projected": {**full, "value": 0.72}},
+            {"model": "a", "rank": 1, "projected": {**full, "value": 0.7}, "p_best": 0.3},
+            {"model": "b", "rank": 1, "projected": {**full, "value": 0.72}, "p_best": 0.7},
         ],
     }
     (assess / "assessment.json").write_text(json.dumps(found))
@@ -288,6 +288,15 @@ def test_bench_projection_with_models_reads_the_ranking(tmp_path):
     assert [(r["projected"]["value"], r["rank"]) for r in table["rows"]] == [(0.7, 1), (0.72, 1)]
     assert table["kendall_tau_within"] == {"r": 1.0}
     assert math.isnan(table["kendall_tau_b_of_ranks_within"]["r"])
+    # b's run scored higher and got the larger share: (0.3 - 0)^2 and (0.7 - 1)^2
+    assert table["leanings"]["recipes"]["r"] == {
+        "best_run": "b",
+        "its_share": 0.7,
+        "leaned_right": True,
+    }
+    assert table["leanings"]["brier"] == 0.09
+    shown = (tmp_path / "projection.md").read_text()
+    assert "1, P(best) 0.70 |" in shown and "on 1 of 1 recipes (r: b 0.70)" in shown
     many = bench.parser().parse_args(["r", "--out", "x", "--set", "data.limit_train=9"])
     assert bench.split("r@head.standardize=false,seed=1", many) == (
         "r",

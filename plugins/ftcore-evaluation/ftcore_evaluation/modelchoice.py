@@ -10,7 +10,8 @@ difference excludes 0: the difference of their draws, which share the calibratio
 draws (one seed), so what is left is the two probes' own sampling noise. Candidates the
 assessment cannot tell apart share a rank, and within a shared rank the cheaper run
 (projected minutes, then parameters) comes first: with no measurable difference in the
-score, cost decides.
+score, cost decides. ``p_best`` says which way a tie leans: the share of the draws in which
+the model's projection is the highest (:func:`best_shares`).
 
 A model without full runs of its own among the references (``Reference.model``) is projected
 with their model's factor times its own offset from it, measured on recipes both were
@@ -93,6 +94,26 @@ def comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return "borrowed" not in found
 
 
+def best_shares(rows: list[tuple[dict[str, Any], np.ndarray]]) -> list[float | None]:
+    """For each row, the share of the paired draws in which its projection is the highest
+    of all rows: ``None`` for every row unless each has draws of one size and metric, and
+    a factor measured for its model (a borrowed factor's draws omit how it fine-tunes)."""
+    draws = [d for _, d in rows]
+    metrics = {r["metric"] for r, _ in rows}
+    if (
+        len(rows) < 2
+        or len(metrics) != 1
+        or len({d.size for d in draws}) != 1
+        or draws[0].size == 0
+        or not all(calibration(r) in ("own runs", "paired runs") for r, _ in rows)
+    ):
+        return [None] * len(rows)
+    sign = 1.0 if rows[0][0]["higher_is_better"] else -1.0
+    stacked = np.nan_to_num(sign * np.vstack(draws), nan=-np.inf)
+    best = np.argmax(stacked, axis=0)
+    return [round(float(np.mean(best == i)), 3) for i in range(len(rows))]
+
+
 def _row(
     model: assess.Model, boot: Bootstrap, rows: int | None
 ) -> tuple[dict[str, Any], np.ndarray]:
@@ -138,12 +159,27 @@ def ranking(models: list[assess.Model], boot: Bootstrap) -> list[dict[str, Any]]
                 groups[-1].append((row, draws))
                 continue
         groups.append([(row, draws)])
+    shares = dict(zip((r["model"] for r, _ in rows), best_shares(rows), strict=True))
     out = []
     for rank, group in enumerate(groups, start=1):
         names = [r["model"] for r, _ in group]
         for row, _ in sorted(group, key=lambda g: (g[0]["run_minutes"], g[0]["parameters"])):
-            out.append({**row, "rank": rank, "tied_with": [n for n in names if n != row["model"]]})
+            others = [n for n in names if n != row["model"]]
+            out.append({**row, "rank": rank, "tied_with": others, "p_best": shares[row["model"]]})
     return out
+
+
+def lean(top: dict[str, Any], ranked: list[dict[str, Any]]) -> str:
+    """The sentence on which way the top rank's tie leans, where the shares are known."""
+    tied = [r for r in ranked if r["rank"] == top["rank"] and r.get("p_best") is not None]
+    if len(tied) < 2:
+        return ""
+    ahead = max(tied, key=lambda r: r["p_best"])
+    return (
+        f" The projection leans to {code(ahead['model'])} (the highest in "
+        f"{ahead['p_best']:.0%} of the draws); short of a separation, a brief fine-tune of "
+        "both settles it."
+    )
 
 
 # The ranking's marks: a projection from the model's offset on paired runs, or borrowed.
@@ -156,6 +192,7 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
             f"{r['rank']}{' (tie)' if r['tied_with'] else ''}",
             code(r["model"]) + MARKS.get(calibration(r) or "", ""),
             fmt_interval(r["projected"]) if r.get("projected") else "n/a",
+            "n/a" if r.get("p_best") is None else f"{r['p_best']:.0%}",
             f"{r['metric']} {fmt_interval(r['score'])} ({markdown_escape(r['baseline'])})"
             if r["score"]
             else "n/a",
@@ -166,7 +203,7 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
         ]
         for r in ranked
     ]
-    head = ["rank", "model", "projected [CI]", "baseline [CI]", "parameters", "projected run"]
+    head = ["rank", "model", "projected [CI]", "P(best)", "baseline [CI]", "parameters"]
     own = sorted(projection.reference_models())
     sizes = {r["projected"].get("probe_rows") for r in ranked if r.get("projected")}
     common = (
@@ -181,9 +218,11 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
         "The projection here can differ from the one above, which uses all of the main "
         "model's probe rows and its learning curve. Models "
         "whose projections cannot be told apart (the interval of the difference covers 0) "
-        "share a rank, the cheaper run first. LogME of the frozen features is shown beside it "
+        "share a rank, the cheaper run first. P(best): the share of the projection's draws in "
+        "which the model's projection is the highest, the way a tie leans (shown where every "
+        "candidate's factor was measured). LogME of the frozen features is shown beside it "
         "(higher: the features explain more of the labels).",
-        markdown_table([*head, "memory", "LogME"], rows),
+        markdown_table([*head, "projected run", "memory", "LogME"], rows),
     ]
     for r in (r for r in ranked if calibration(r) == "paired runs"):
         offset = r["projected"]["model_offset"]
@@ -208,6 +247,6 @@ def markdown(ranked: list[dict[str, Any]]) -> str:
         lines.append(
             f"The assessment does not separate {code(top['model'])} from "
             f"{', '.join(code(n) for n in top['tied_with'])}; {code(top['model'])} is the "
-            f"cheaper run ({top['run_minutes']:.1f} min projected)."
+            f"cheaper run ({top['run_minutes']:.1f} min projected)." + lean(top, ranked)
         )
     return "\n\n".join(lines)

@@ -211,6 +211,11 @@ def test_model_choice_ties_go_to_the_cheaper_run(monkeypatch):
     text = modelchoice.markdown(ranked)
     assert "1 (tie)" in text and "does not separate `minilm` from `slow-decoder`" in text
     assert "`slow-decoder` †" in text and "measured on 3 recipes" in text
+    # the tie leans to the higher projection: its share of the paired draws
+    shares = {r["model"]: r["p_best"] for r in ranked}
+    assert shares["slow-decoder"] > 0.5 > shares["minilm"]
+    assert abs(shares["slow-decoder"] + shares["minilm"] - 1) < 1e-9
+    assert f"leans to `slow-decoder` (the highest in {shares['slow-decoder']:.0%}" in text
     # 2,000 rows each: 0.60 against 0.80 is told apart; the better one ranks first.
     weak = ranked_candidate("minilm", 0.60, 2000, 2.0, 3)
     strong = ranked_candidate("slow-decoder", 0.80, 2000, 45.0, 4)
@@ -219,6 +224,7 @@ def test_model_choice_ties_go_to_the_cheaper_run(monkeypatch):
         ("slow-decoder", 1, []),
         ("minilm", 2, []),
     ]
+    assert ranked[0]["p_best"] > 0.975  # separated: nearly every draw has it highest
     # The same probes, but the decoder's offset varied widely between recipes: its spread
     # covers the probes' difference, and the ranking no longer separates them.
     paired_decoder_runs(monkeypatch, [-1.5, 0.0, 1.5])
@@ -229,6 +235,9 @@ def test_model_choice_ties_go_to_the_cheaper_run(monkeypatch):
     assert [(r["model"], r["rank"]) for r in ranked] == [("minilm", 1), ("slow-decoder", 1)]
     assert ranked[1]["projected"]["calibration"] == "borrowed"
     assert "No full run of this model" in modelchoice.markdown(ranked)
+    # a borrowed factor's draws omit how the model fine-tunes: no share is claimed
+    assert [r["p_best"] for r in ranked] == [None, None]
+    assert "projection leans" not in modelchoice.markdown(ranked)
     # Without bootstrap draws nothing is known about the difference: the value decides.
     paired_decoder_runs(monkeypatch, [-0.1, 0.0, 0.1])
     for m in (cheap, slow):
