@@ -11,8 +11,10 @@ vs budget, projected score [interval] vs the run's test score, |error|, inside t
 interval. With ``--models`` the assessment is one ``ftcore assess --models`` per recipe
 (they share the budget), its rows show the ranking's own basis (the calibrated probe alone,
 which every candidate has, and the rank, shared by candidates the assessment did not tell
-apart), and Kendall's tau between the projected and the real scores is printed, over all
-(recipe, model) pairs and within each recipe, with tau-b of the ranks within each recipe.
+apart, with its P(best)), and Kendall's tau between the projected and the real scores is
+printed, over all (recipe, model) pairs and within each recipe, with tau-b of the ranks
+within each recipe, the pairs the ranking separated (and how many in the real order) and
+how its P(best) shares met the real runs (``leanings``).
 ``RECIPE@KEY=VALUE,...`` adds overrides for that recipe only (for example
 ``head.standardize=false``, which a regression head on a model without a bias in its
 output layer needs). Folders that already hold
