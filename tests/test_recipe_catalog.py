@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
-from tools.recipe_catalog import catalog_markdown, main, read_run
+from tools.recipe_catalog import ROOT, catalog_markdown, main, measured_rows, read_run
 
 
 def _run_dir(tmp_path, evaluation: bool):
@@ -57,3 +58,30 @@ def test_catalog_without_runs_says_nothing_is_measured(tmp_path):
     out = tmp_path / "catalog.md"
     assert main(["--out", str(out)]) == 0
     assert "nothing is measured here yet" in out.read_text()
+
+
+def test_update_refreshes_the_list_and_keeps_the_measured_rows(tmp_path):
+    out = tmp_path / "catalog.md"
+    assert main(["--out", str(out), str(_run_dir(tmp_path, evaluation=True))]) == 0
+    row = measured_rows(out.read_text())["smoke"]
+    out.write_text(out.read_text().replace("| `smoke` | Tiny", "| `gone` | Tiny"))
+    assert main(["--update", str(out)]) == 0
+    text = out.read_text()
+    assert "| `gone` |" not in text and "| `smoke` | Tiny" in text
+    assert measured_rows(text) == {"smoke": row}
+    assert "| `smoke` | Tiny end-to-end" in text and text.count("| yes |") == 1
+
+
+def test_update_of_a_missing_catalog_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--update", str(tmp_path / "nope.md")])
+    assert stop.value.code == 2
+    assert "nope.md does not exist" in capsys.readouterr().err
+
+
+def test_the_documented_catalog_lists_every_shipped_recipe():
+    """docs/catalog.md is what ``--update`` makes of it: every recipe ``ftcore recipes``
+    lists from this repository, no other (rerun ``python tools/recipe_catalog.py --update
+    docs/catalog.md`` after adding one)."""
+    text = (ROOT / "docs" / "catalog.md").read_text(encoding="utf-8")
+    assert catalog_markdown([], measured_rows(text)) == text
