@@ -152,8 +152,8 @@ def describe(path: Path) -> tuple[str, str, str, str]:
 
 def measured_rows(text: str) -> dict[str, str]:
     """The rows of an existing catalog's measured results, by recipe."""
-    _, found, rest = text.partition("## Measured results")
-    rows = (re.match(r"\| `([^`]+)` \|", line) for line in rest.splitlines() if found)
+    _, _, rest = text.partition("## Measured results")
+    rows = (re.match(r"\| `([^`]+)` \|", line) for line in rest.splitlines())
     return {m.group(1): m.string for m in rows if m}
 
 
