@@ -66,6 +66,39 @@ def test_trust_remote_code_is_off_unless_the_recipe_sets_it(hooks, tiny_model_di
     assert cfg.model.trust_remote_code is False
 
 
+def test_a_recipe_file_cannot_turn_on_remote_code(hooks, tiny_model_dir, tmp_path):
+    """Only the command line allows a model folder's own code to run: a recipe file (or one
+    it extends) that sets ``model.trust_remote_code: true`` is refused, naming the file."""
+    from ftcore.recipe import load_recipe
+
+    recipe = base_recipe(tiny_model_dir)
+    recipe["model"]["trust_remote_code"] = True
+    base = tmp_path / "base.yaml"
+    base.write_text(OmegaConf.to_yaml(recipe))
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\n")
+    for path in (base, child):
+        with pytest.raises(RecipeError) as info:
+            load_recipe(str(path), [], hooks)
+        assert str(info.value).startswith(f"{path}: model.trust_remote_code: a recipe file")
+        assert "adding model.trust_remote_code=true" in str(info.value)
+    allowed = load_recipe(str(child), ["model.trust_remote_code=true"], hooks)
+    assert allowed.model.trust_remote_code is True
+    refused = load_recipe(str(base), ["model.trust_remote_code=false"], hooks)
+    assert refused.model.trust_remote_code is False
+
+
+def test_ftcore_run_of_a_recipe_that_trusts_remote_code_is_one_line(tmp_path, capsys):
+    from ftcore.cli import main
+
+    path = tmp_path / "foreign.yaml"
+    path.write_text("task: classification\nmodel:\n  name: minilm\n  trust_remote_code: yes\n")
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot turn this on" in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
 def test_checkpoints_are_loaded_without_running_code(tmp_path):
     RAN.unlink(missing_ok=True)
     path = tmp_path / "evil.ckpt"

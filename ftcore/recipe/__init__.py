@@ -41,6 +41,7 @@ def read_recipe(path: Path, overrides: list[str], hooks: Any) -> Any:
     plugins to load, so it is read before the rest of the recipe can be validated.
     """
     raw = loader.load_raw(Path(path), hooks.recipe_dirs())
+    check_remote_code(raw, overrides, str(path))
     raw = loader.apply_overrides(raw, overrides)
     try:
         plugin_controls(raw, str(path))
@@ -49,6 +50,33 @@ def read_recipe(path: Path, overrides: list[str], hooks: Any) -> Any:
             raise
         raise blame_overrides(exc, overrides, _file_keys(path, hooks)) from None
     return raw
+
+
+REMOTE_CODE = "model.trust_remote_code"
+
+
+def check_remote_code(raw: Any, overrides: list[str], source: str) -> None:
+    """Refuse a recipe file (or one it extends) that turns on ``model.trust_remote_code``
+    unless the command line sets it too: running a model folder's own Python code is the
+    user's decision, never a recipe's, which may come from someone else."""
+    from omegaconf import OmegaConf
+
+    if any(o.split("=", 1)[0].strip() == REMOTE_CODE for o in overrides):
+        return
+    try:
+        wanted = OmegaConf.select(raw, REMOTE_CODE, default=None, throw_on_missing=False)
+    except Exception:
+        return  # an unresolvable value is validation's to report
+    if wanted is None or str(wanted).strip().lower() in ("false", "0", "no", "off", ""):
+        return
+    raise RecipeError(
+        [
+            f"{REMOTE_CODE}: a recipe file cannot turn this on (it runs Python code shipped "
+            f"with the model); review that code, then allow it on the command line by adding "
+            f"{REMOTE_CODE}=true"
+        ],
+        source,
+    )
 
 
 def plugin_controls(raw: Any, source: str = "recipe") -> dict[str, Any]:
@@ -140,4 +168,11 @@ def blame_overrides(exc: RecipeError, overrides: list[str], in_file: Any = None)
     return RecipeError(problems, exc.source, sources)
 
 
-__all__ = ["blame_overrides", "load_recipe", "plugin_controls", "read_recipe", "validate_recipe"]
+__all__ = [
+    "blame_overrides",
+    "check_remote_code",
+    "load_recipe",
+    "plugin_controls",
+    "read_recipe",
+    "validate_recipe",
+]
